@@ -1,0 +1,47 @@
+# The two commands a new machine needs: `make run` and `make test`. Both set up everything.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Development server settings; production reads its own environment (see README).
+DEV_ENV := DEBUG=true
+PYTEST_ARGS ?= -n auto
+
+.PHONY: install install-dev run test lint migrations-check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: $(BIN)/python requirements.txt
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+run: install
+	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
+	$(DEV_ENV) $(BIN)/python manage.py seed_demo
+	@echo
+	@echo "Service on http://127.0.0.1:8000/ (SQLite, demo data, DEBUG on). To get a client, in another shell:"
+	@echo "  DEBUG=true $(BIN)/python manage.py create_client --name demo --role manager"
+	@echo "It prints client_id, client_secret and api_key once; README.md shows the token request."
+	@echo
+	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: install-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+migrations-check: install-dev
+	$(DEV_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,73 @@
+"""Writes of the accounts app: clients, their credentials, and roles."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import ProtectedError
+
+from accounts.credentials import keyed_hash, new_api_key, new_secret
+from accounts.exceptions import RoleInUse, RoleNotFound
+from accounts.models import ApiKey, Client, Role
+
+
+@dataclass(frozen=True)
+class IssuedClient:
+    """A new client with its credentials in clear: they exist only in this object, once."""
+
+    client: Client
+    client_secret: str
+    api_key: str | None
+
+
+def role_get_by_name(*, name: str) -> Role:
+    """The role called `name`, or RoleNotFound listing the roles that exist."""
+    try:
+        return Role.objects.get(name=name)
+    except Role.DoesNotExist:
+        raise RoleNotFound(name, list(Role.objects.values_list("name", flat=True))) from None
+
+
+@transaction.atomic
+def client_create(
+    *,
+    name: str,
+    role: Role,
+    with_api_key: bool = True,
+    is_resource_server: bool = False,
+) -> IssuedClient:
+    """A confidential client_credentials client of `role`, its secret and (usually) an API key."""
+    secret = new_secret()
+    client = Client(
+        name=name,
+        role=role,
+        is_resource_server=is_resource_server,
+        client_type=Client.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Client.GRANT_CLIENT_CREDENTIALS,
+        # Hashed on save by DOT's ClientSecretField with our keyed hasher.
+        client_secret=secret,
+        hash_client_secret=True,
+    )
+    client.full_clean()
+    client.save()
+    api_key = api_key_issue(client=client)[1] if with_api_key else None
+    return IssuedClient(client=client, client_secret=secret, api_key=api_key)
+
+
+def api_key_issue(
+    *, client: Client, label: str = "", expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """A new API key for `client`; the clear key is returned this once and never stored."""
+    key, prefix = new_api_key()
+    api_key = ApiKey.objects.create(
+        client=client, prefix=prefix, key_hash=keyed_hash(key), label=label, expires_at=expires_at
+    )
+    return api_key, key
+
+
+def role_delete(*, role: Role) -> None:
+    """Delete a role nobody holds; RoleInUse otherwise."""
+    try:
+        role.delete()
+    except ProtectedError:
+        raise RoleInUse(role.name, clients=role.clients.count(), users=role.users.count()) from None

@@ -1,0 +1,103 @@
+"""The pure core: what a token may read and write, and the filtering of records by it.
+
+No Django, ORM or request objects here: plain data in, plain data out. A claim is named
+'category.claim' (e.g. 'banking.iban'); a record is nested by category, as the API shows it.
+Everything is default-deny: an unknown scope or role grants nothing, and a claim that no
+granted scope covers is neither readable nor writable.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Access = Literal["read", "write"]
+Record = Mapping[str, Mapping[str, object]]
+
+
+@dataclass(frozen=True)
+class ScopeRule:
+    """What one scope grants."""
+
+    access: Access
+    claims: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The whole policy at one moment: scopes by name and the scope names of each role."""
+
+    scopes: Mapping[str, ScopeRule] = field(default_factory=dict)
+    roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def role_scopes(self, role: str | None) -> frozenset[str]:
+        """The scopes a role holds now, limited to scopes that exist."""
+        if role is None:
+            return frozenset()
+        return frozenset(self.roles.get(role, frozenset())) & self.scopes.keys()
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The effective grant of a token: its live scopes and the claims they open."""
+
+    scopes: frozenset[str]
+    readable: frozenset[str]
+    writable: frozenset[str]
+
+
+NO_GRANT = Grant(frozenset(), frozenset(), frozenset())
+
+
+def refused_scopes(requested: Iterable[str], role: str | None, policy: Policy) -> frozenset[str]:
+    """The requested scopes that the role does not hold (unknown scopes included)."""
+    return frozenset(requested) - policy.role_scopes(role)
+
+
+def effective_scopes(token_scopes: Iterable[str], role: str | None, policy: Policy) -> frozenset[str]:
+    """A token's scopes that its holder's role still holds under the current policy."""
+    return frozenset(token_scopes) & policy.role_scopes(role)
+
+
+def grant_for(scopes: Iterable[str], policy: Policy) -> Grant:
+    """The claims a set of scopes opens; scopes the policy does not know add nothing."""
+    known = frozenset(scopes) & policy.scopes.keys()
+    readable: set[str] = set()
+    writable: set[str] = set()
+    for name in known:
+        rule = policy.scopes[name]
+        (readable if rule.access == "read" else writable).update(rule.claims)
+    return Grant(known, frozenset(readable), frozenset(writable))
+
+
+def token_grant(token_scopes: Iterable[str], role: str | None, policy: Policy) -> Grant:
+    """The effective grant of a token held by `role`, under the policy as it is now."""
+    return grant_for(effective_scopes(token_scopes, role, policy), policy)
+
+
+def granted_claims(grant: Grant) -> dict[str, list[str]]:
+    """Readable claims grouped by category, each list sorted; empty categories absent."""
+    grouped: dict[str, list[str]] = {}
+    for claim in grant.readable:
+        category, _, name = claim.partition(".")
+        grouped.setdefault(category, []).append(name)
+    return {category: sorted(names) for category, names in sorted(grouped.items())}
+
+
+def visible(record: Record, grant: Grant) -> dict[str, dict[str, object]]:
+    """The part of a nested record the grant may read; categories left empty are dropped."""
+    shown: dict[str, dict[str, object]] = {}
+    for category, values in record.items():
+        kept = {name: value for name, value in values.items() if f"{category}.{name}" in grant.readable}
+        if kept:
+            shown[category] = kept
+    return shown
+
+
+def claims_in(payload: Record) -> list[str]:
+    """Every claim a nested payload names, as sorted 'category.claim' strings."""
+    return sorted(f"{category}.{name}" for category, values in payload.items() for name in values)
+
+
+def forbidden_writes(payload: Record, grant: Grant) -> list[str]:
+    """The claims a nested write payload touches without write access, sorted."""
+    return [claim for claim in claims_in(payload) if claim not in grant.writable]

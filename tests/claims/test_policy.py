@@ -1,0 +1,198 @@
+"""The pure policy core: tables of known cases, and properties that hold for every input."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from claims.policy import (
+    Grant,
+    Policy,
+    ScopeRule,
+    effective_scopes,
+    forbidden_writes,
+    grant_for,
+    granted_claims,
+    refused_scopes,
+    token_grant,
+    visible,
+)
+
+PROFILE = frozenset({"profile.name", "profile.email", "profile.age"})
+ADDRESS = frozenset({"address.street", "address.city"})
+BANKING = frozenset({"banking.iban", "banking.credit_limit"})
+
+MISSION = Policy(
+    scopes={
+        "basic:read": ScopeRule("read", frozenset({"profile.name", "profile.email"})),
+        "profile:read": ScopeRule("read", PROFILE),
+        "profile:write": ScopeRule("write", PROFILE),
+        "address:read": ScopeRule("read", ADDRESS),
+        "banking:read": ScopeRule("read", BANKING),
+        "banking:write": ScopeRule("write", BANKING),
+    },
+    roles={
+        "viewer": frozenset({"basic:read"}),
+        "editor": frozenset({"profile:read", "profile:write"}),
+        "manager": frozenset({"profile:read", "address:read"}),
+        "ghost": frozenset({"vanished:read"}),
+    },
+)
+
+RECORD = {
+    "profile": {"name": "Ada", "email": "ada@example.com", "age": 36},
+    "address": {"street": "1 Main Street", "city": "Berlin"},
+    "banking": {"iban": "DE89370400440532013000", "credit_limit": "1000.00"},
+}
+
+
+@pytest.mark.parametrize(
+    ("role", "requested", "expected"),
+    [
+        ("manager", ["profile:read", "address:read"], {"profile:read", "address:read"}),
+        ("manager", ["profile:read", "banking:read"], {"profile:read"}),
+        ("viewer", ["profile:read"], set()),
+        ("ghost", ["vanished:read"], set()),
+        ("nobody", ["profile:read"], set()),
+        (None, ["profile:read"], set()),
+    ],
+)
+def test_effective_scopes_are_token_scopes_the_role_still_holds(role, requested, expected):
+    assert effective_scopes(requested, role, MISSION) == expected
+
+
+@pytest.mark.parametrize(
+    ("role", "requested", "refused"),
+    [
+        ("manager", ["profile:read"], set()),
+        ("manager", ["banking:read", "profile:read"], {"banking:read"}),
+        ("manager", ["nonsense"], {"nonsense"}),
+        ("ghost", ["vanished:read"], {"vanished:read"}),
+        (None, ["basic:read"], {"basic:read"}),
+    ],
+)
+def test_refused_scopes_names_every_scope_outside_the_role(role, requested, refused):
+    assert refused_scopes(requested, role, MISSION) == refused
+
+
+def test_manager_grant_reads_profile_and_address_and_writes_nothing():
+    grant = token_grant(["profile:read", "address:read"], "manager", MISSION)
+    assert grant.readable == PROFILE | ADDRESS
+    assert grant.writable == frozenset()
+    assert granted_claims(grant) == {"address": ["city", "street"], "profile": ["age", "email", "name"]}
+
+
+def test_visible_drops_unreadable_claims_and_empty_categories():
+    grant = grant_for(["basic:read"], MISSION)
+    assert visible(RECORD, grant) == {"profile": {"name": "Ada", "email": "ada@example.com"}}
+
+
+def test_forbidden_writes_lists_every_unwritable_claim_sorted():
+    grant = grant_for(["profile:write"], MISSION)
+    payload = {"profile": {"age": 40}, "banking": {"iban": "X", "credit_limit": 1}}
+    assert forbidden_writes(payload, grant) == ["banking.credit_limit", "banking.iban"]
+
+
+def test_write_scope_alone_does_not_open_reading():
+    grant = grant_for(["banking:write"], MISSION)
+    assert grant.readable == frozenset()
+    assert visible(RECORD, grant) == {}
+
+
+# ------------------------------------------------------------------ properties
+
+# A small alphabet, so that drawn scopes, roles and record keys often meet the policy's own.
+names = st.text(alphabet="abc", min_size=1, max_size=2)
+claim_names = st.builds(lambda c, n: f"{c}.{n}", st.sampled_from(["profile", "address", "banking"]), names)
+scope_names = st.builds(lambda s, a: f"{s}:{a}", names, st.sampled_from(["read", "write"]))
+
+
+@st.composite
+def policies(draw) -> Policy:
+    scope_set = draw(st.sets(scope_names, max_size=8))
+    scopes = {
+        name: ScopeRule(name.rpartition(":")[2], draw(st.frozensets(claim_names, max_size=6)))
+        for name in scope_set
+    }
+    # Roles may name scopes that no longer exist: a deleted scope must grant nothing.
+    known = st.sampled_from(sorted(scope_set)) if scope_set else scope_names
+    role_scopes = st.frozensets(known | scope_names, max_size=6)
+    roles = draw(st.dictionaries(names, role_scopes, max_size=4))
+    return Policy(scopes=scopes, roles=roles)
+
+
+values = st.one_of(st.none(), st.integers(), st.text(max_size=5))
+records = st.dictionaries(
+    st.sampled_from(["profile", "address", "banking", "other"]),
+    st.dictionaries(names, values, max_size=5),
+    max_size=4,
+)
+scope_lists = st.lists(scope_names, max_size=8)
+
+
+@given(policies(), scope_lists, records)
+def test_no_unreadable_claim_is_ever_visible(policy, scopes, record):
+    grant = grant_for(scopes, policy)
+    shown = visible(record, grant)
+    for category, values_ in shown.items():
+        assert values_, "empty categories are dropped"
+        for name, value in values_.items():
+            assert f"{category}.{name}" in grant.readable
+            assert record[category][name] is value
+
+
+@given(policies(), scope_lists, records)
+def test_every_readable_claim_present_in_the_record_is_visible(policy, scopes, record):
+    grant = grant_for(scopes, policy)
+    shown = visible(record, grant)
+    for category, values_ in record.items():
+        for name in values_:
+            assert (f"{category}.{name}" in grant.readable) == (name in shown.get(category, {}))
+
+
+@given(policies(), scope_lists, records)
+def test_filtering_twice_equals_filtering_once(policy, scopes, record):
+    grant = grant_for(scopes, policy)
+    assert visible(visible(record, grant), grant) == visible(record, grant)
+
+
+@given(policies(), scope_lists, scope_lists)
+def test_more_scopes_never_grant_less(policy, scopes, extra):
+    small, large = grant_for(scopes, policy), grant_for(scopes + extra, policy)
+    assert small.readable <= large.readable
+    assert small.writable <= large.writable
+
+
+@given(policies(), records)
+def test_no_scope_grants_nothing(policy, record):
+    grant = grant_for([], policy)
+    assert grant == Grant(frozenset(), frozenset(), frozenset())
+    assert visible(record, grant) == {}
+    assert forbidden_writes(record, grant) == sorted(f"{c}.{n}" for c, v in record.items() for n in v)
+
+
+@given(policies(), scope_lists, records)
+def test_a_write_passes_only_when_every_claim_is_writable(policy, scopes, payload):
+    grant = grant_for(scopes, policy)
+    forbidden = forbidden_writes(payload, grant)
+    touched = {f"{c}.{n}" for c, v in payload.items() for n in v}
+    assert set(forbidden) == touched - grant.writable
+    assert forbidden == sorted(forbidden)
+
+
+@given(policies(), st.one_of(st.none(), names), scope_lists)
+def test_grant_only_comes_from_scopes_the_role_holds_and_that_exist(policy, role, scopes):
+    grant = token_grant(scopes, role, policy)
+    assert grant.scopes <= frozenset(scopes)
+    assert grant.scopes <= policy.role_scopes(role)
+    assert grant.scopes <= policy.scopes.keys()
+    covered = set().union(*(policy.scopes[s].claims for s in grant.scopes)) if grant.scopes else set()
+    assert grant.readable | grant.writable <= covered
+
+
+@given(policies(), scope_lists)
+def test_granted_claims_groups_exactly_the_readable_claims(policy, scopes):
+    grant = grant_for(scopes, policy)
+    grouped = granted_claims(grant)
+    flattened = {f"{category}.{name}" for category, names_ in grouped.items() for name in names_}
+    assert flattened == grant.readable
+    assert all(names_ == sorted(names_) and names_ for names_ in grouped.values())
