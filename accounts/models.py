@@ -63,6 +63,10 @@ class Client(AbstractApplication):
         default=False,
         help_text=_("May ask the introspection endpoint what other tokens grant."),
     )
+    requires_api_key = models.BooleanField(
+        default=True,
+        help_text=_("Every token, revocation and introspection request must carry one of its API keys."),
+    )
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
@@ -70,6 +74,10 @@ class Client(AbstractApplication):
 
     def __str__(self) -> str:
         return self.name or self.client_id
+
+    def is_usable(self, request) -> bool:
+        """DOT's hook, checked at issuance and on every API call: a disabled client is out."""
+        return self.is_active
 
 
 class ApiKey(models.Model):
@@ -101,3 +109,35 @@ class ApiKey(models.Model):
         """Neither revoked nor expired."""
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class AuditEvent(models.Model):
+    """One security-relevant event: a token issued or refused, revoked or introspected."""
+
+    class Action(models.TextChoices):
+        TOKEN_ISSUED = "token.issued", _("token issued")
+        TOKEN_REFUSED = "token.refused", _("token refused")
+        TOKEN_REVOKED = "token.revoked", _("token revoked")
+        REVOCATION_REFUSED = "token.revocation_refused", _("revocation refused")
+        TOKEN_INTROSPECTED = "token.introspected", _("token introspected")
+        INTROSPECTION_REFUSED = "token.introspection_refused", _("introspection refused")
+
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=40, choices=Action.choices, db_index=True)
+    client = models.ForeignKey(
+        Client, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
+    )
+    # The client_id as presented, kept even when it matched no client; never a secret.
+    client_identifier = models.CharField(max_length=100, blank=True)
+    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    requested_scope = models.CharField(max_length=500, blank=True)
+    granted_scope = models.CharField(max_length=500, blank=True)
+    error = models.CharField(max_length=40, blank=True, help_text=_("The OAuth error code answered."))
+    reason = models.CharField(max_length=200, blank=True, help_text=_("Why, for officers only."))
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.client_identifier} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"

@@ -42,6 +42,7 @@ def client_create(
         name=name,
         role=role,
         is_resource_server=is_resource_server,
+        requires_api_key=with_api_key,
         client_type=Client.CLIENT_CONFIDENTIAL,
         authorization_grant_type=Client.GRANT_CLIENT_CREDENTIALS,
         # Hashed on save by DOT's ClientSecretField with our keyed hasher.
@@ -52,6 +53,28 @@ def client_create(
     client.save()
     api_key = api_key_issue(client=client)[1] if with_api_key else None
     return IssuedClient(client=client, client_secret=secret, api_key=api_key)
+
+
+@transaction.atomic
+def browser_app_create(*, name: str, role: Role, redirect_uris: list[str]) -> Client:
+    """A public client for people signing in (authorization code + PKCE, no secret).
+
+    Tokens it obtains follow the signed-in person's role; the app's own role bounds what it
+    may ask for on the consent page.
+    """
+    client = Client(
+        name=name,
+        role=role,
+        requires_api_key=False,
+        client_type=Client.CLIENT_PUBLIC,
+        authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=" ".join(redirect_uris),
+        client_secret="",
+        hash_client_secret=False,
+    )
+    client.full_clean()
+    client.save()
+    return client
 
 
 def api_key_issue(

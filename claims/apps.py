@@ -7,4 +7,6 @@ class ClaimsConfig(AppConfig):
     verbose_name = "Claims and customer data"
 
     def ready(self) -> None:
-        from claims import checks  # noqa: F401  (registers the system check)
+        from claims import checks, signals  # noqa: F401  (checks register themselves)
+
+        signals.connect()

@@ -139,3 +139,18 @@ class Customer(models.Model):
     def data_field_names(cls) -> frozenset[str]:
         """The fields that hold customer data, each of which must be a claim."""
         return frozenset(f.name for f in cls._meta.concrete_fields if f.name not in cls.BOOKKEEPING_FIELDS)
+
+
+class PolicyRevision(models.Model):
+    """A single row whose tag changes with every policy change.
+
+    Each process caches the policy it built together with this tag, and reads the tag (one
+    primary-key lookup) on every request: a change committed on any node is seen by the next
+    request on every node, with or without a shared cache. The tag is random rather than a
+    counter so that a rolled-back change can never leave a cache entry whose tag comes back.
+    """
+
+    tag = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"policy revision {self.tag}"

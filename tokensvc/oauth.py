@@ -1,24 +1,122 @@
-"""django-oauth-toolkit glue: the scopes backend that reads the role -> scope policy."""
+"""django-oauth-toolkit glue: our OAuth2 validator and the role-based scopes backend.
 
+DOT and oauthlib run the protocol and store the tokens; these two classes decide who the
+client is (one authentication method, secret, API key), which scopes it may have (its role's,
+or the user's role in the authorization-code flow), and what the token response carries.
+"""
+
+import secrets
+
+from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
 
+from accounts.authentication import (
+    ClientRefused,
+    api_key_check,
+    client_find,
+    client_verify,
+    credentials_presented,
+)
 from claims.models import Scope
+from claims.policy import granted_claims, refused_scopes, token_grant
 from claims.selectors import policy_get
+from tokensvc.attempts import current_attempt
+from tokensvc.selectors import holder_role
+
+API_KEY_HEADER = "HTTP_X_API_KEY"  # oauthlib sees DOT's copy of request.META
+
+
+def new_token(request=None) -> str:
+    """Access and refresh tokens: 256 bits from the CSPRNG (oauthlib's default has ~178)."""
+    return secrets.token_urlsafe(32)
 
 
 class RoleScopes(BaseScopes):
-    """Scopes come from the database; a client may only have the scopes of its role.
+    """Scopes come from the database; a token may only carry scopes of its holder's role.
 
-    DOT's default backend offers every scope in settings to every client; here the
-    available and the default scopes are both those of the client's role.
+    DOT's default backend offers every scope in settings to every client; here the available
+    and the default scopes are both those of the role (all scopes only for discovery).
     """
 
     def get_all_scopes(self) -> dict[str, str]:
         return dict(Scope.objects.values_list("name", "description"))
 
     def get_available_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
-        role = application.role.name if application is not None else None
-        return sorted(policy_get().role_scopes(role))
+        policy = policy_get()
+        if application is None:
+            return sorted(policy.scopes)
+        return sorted(policy.role_scopes(holder_role(application, getattr(request, "user", None))))
 
     def get_default_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
+        if application is None:
+            return []
         return self.get_available_scopes(application, request, *args, **kwargs)
+
+
+class Validator(OAuth2Validator):
+    """DOT's validator with our client authentication, scope rules and token response."""
+
+    def _load_application(self, client_id, request):
+        client = request.client
+        if client is None or client.client_id != client_id or not client.is_usable(request):
+            client = client_find(client_id or "")
+        request.client = client if client is not None and client.is_usable(request) else None
+        return request.client
+
+    def authenticate_client(self, request, *args, **kwargs) -> bool:
+        attempt = current_attempt()
+        try:
+            presented = credentials_presented(
+                authorization=request.headers.get("Authorization"),
+                body_client_id=request.client_id,
+                body_secret=getattr(request, "client_secret", None),
+            )
+            attempt.client_identifier = presented.client_id
+            if presented.method == "none":
+                raise ClientRefused("no client secret")
+            client = client_verify(presented, api_key=request.headers.get(API_KEY_HEADER))
+        except ClientRefused as refused:
+            attempt.refuse(refused.reason, refused.client)
+            return False
+        request.client = attempt.client = client
+        request.client_id = client.client_id
+        return True
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
+        """A public client (browser app with PKCE): no secret, but the API key rule still holds."""
+        attempt = current_attempt()
+        attempt.client_identifier = client_id or ""
+        client = self._load_application(client_id, request)
+        try:
+            if client is None:
+                raise ClientRefused("unknown or disabled client_id")
+            if client.client_type == client.CLIENT_CONFIDENTIAL:
+                raise ClientRefused("confidential client sent no secret", client)
+            api_key_check(client, request.headers.get(API_KEY_HEADER))
+        except ClientRefused as refused:
+            attempt.refuse(refused.reason, refused.client)
+            return False
+        attempt.client = client
+        return True
+
+    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs) -> bool:
+        attempt = current_attempt()
+        attempt.requested_scope = " ".join(scopes)
+        policy = policy_get()
+        role = holder_role(client, getattr(request, "user", None))
+        refused = refused_scopes(scopes, role, policy)
+        if refused:
+            attempt.refuse(f"scopes outside role {role!r}: {' '.join(sorted(refused))}")
+            return False
+        if not scopes:
+            attempt.refuse(f"role {role!r} holds no scope")
+            return False
+        return True
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        super().save_bearer_token(token, request, *args, **kwargs)
+        grant = token_grant(token["scope"].split(), holder_role(request.client, request.user), policy_get())
+        # oauthlib serialises this dict after saving it: the response gains the claims.
+        token["granted_claims"] = granted_claims(grant)
+        attempt = current_attempt()
+        attempt.client, attempt.user, attempt.granted_scope = request.client, request.user, token["scope"]

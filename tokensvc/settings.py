@@ -115,7 +115,7 @@ else:
 
 # ---------------------------------------------------------------- auth
 AUTH_USER_MODEL = "accounts.User"
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
 
 PASSWORD_HASHERS = [
     # People's passwords: the slow default.
@@ -136,8 +136,18 @@ AUTH_PASSWORD_VALIDATORS = [
 ACCESS_TOKEN_LIFETIME = _positive_int("ACCESS_TOKEN_LIFETIME", 3600)
 REFRESH_TOKEN_LIFETIME = _positive_int("REFRESH_TOKEN_LIFETIME", 14 * 24 * 3600)
 
+# The issuer URL published in the metadata; derived from each request when not set.
+ISSUER_URL = env.str("ISSUER_URL", default="")
+
 OAUTH2_PROVIDER_APPLICATION_MODEL = "accounts.Client"
 OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "tokensvc.oauth.Validator",
+    "OIDC_ISS_ENDPOINT": ISSUER_URL,
+    "ACCESS_TOKEN_GENERATOR": "tokensvc.oauth.new_token",
+    "REFRESH_TOKEN_GENERATOR": "tokensvc.oauth.new_token",
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": ACCESS_TOKEN_LIFETIME,
     "REFRESH_TOKEN_EXPIRE_SECONDS": REFRESH_TOKEN_LIFETIME,
     "ROTATE_REFRESH_TOKEN": True,

@@ -1,0 +1,118 @@
+"""Client authentication: one method per request, the secret, and the API key.
+
+Used by the token, revocation and introspection endpoints alike. Every failure raises
+ClientRefused with a reason for the audit trail; callers answer the same `invalid_client`
+whatever the reason, so a caller never learns which of the three credentials was wrong.
+"""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from django.contrib.auth.hashers import check_password
+from django.utils import timezone
+
+from accounts.credentials import keyed_hash
+from accounts.models import ApiKey, Client
+
+# A stored value that no secret matches, verified against when the client is unknown so that
+# an unknown client_id costs the same work as a wrong secret.
+_NO_CLIENT_SECRET = "keyed_sha256$none$" + "0" * 64
+
+
+class ClientRefused(Exception):
+    """Client authentication failed; `reason` is for officers, never for the caller."""
+
+    def __init__(self, reason: str, client: Client | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.client = client
+
+
+@dataclass(frozen=True)
+class PresentedCredentials:
+    """What a request offered as client authentication."""
+
+    client_id: str
+    client_secret: str | None
+    method: str  # "client_secret_basic", "client_secret_post" or "none"
+
+
+def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """client_id and secret from an `Authorization: Basic` header (RFC 6749 §2.3.1)."""
+    scheme, _, encoded = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise ClientRefused("malformed Basic credentials") from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise ClientRefused("malformed Basic credentials")
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def credentials_presented(
+    *, authorization: str | None, body_client_id: str | None, body_secret: str | None
+) -> PresentedCredentials:
+    """The one authentication method a request used; two at once is refused (RFC 6749 §2.3)."""
+    basic = basic_credentials(authorization)
+    if basic is not None:
+        if body_secret is not None:
+            raise ClientRefused("two authentication methods in one request")
+        if body_client_id is not None and body_client_id != basic[0]:
+            raise ClientRefused("client_id in the body differs from the Basic credentials")
+        return PresentedCredentials(basic[0], basic[1], "client_secret_basic")
+    if not body_client_id:
+        raise ClientRefused("no client credentials")
+    method = "client_secret_post" if body_secret is not None else "none"
+    return PresentedCredentials(body_client_id, body_secret, method)
+
+
+def client_find(client_id: str) -> Client | None:
+    """The client with this client_id, with its role, or None (NUL bytes included)."""
+    if "\x00" in client_id or len(client_id) > 100:
+        return None
+    return Client.objects.select_related("role").filter(client_id=client_id).first()
+
+
+def api_key_check(client: Client, api_key: str | None) -> None:
+    """Refuse unless the client needs no key or `api_key` is one of its usable keys."""
+    if not client.requires_api_key:
+        return
+    if not api_key:
+        raise ClientRefused("API key missing", client)
+    # Looked up by keyed hash: without the server's key nobody can aim at a stored hash, and a
+    # key of another client simply matches no row here.
+    key = ApiKey.objects.filter(client=client, key_hash=keyed_hash(api_key)).first()
+    if key is None:
+        raise ClientRefused("API key unknown or of another client", client)
+    if key.revoked_at is not None:
+        raise ClientRefused("API key revoked", client)
+    if key.expires_at is not None and key.expires_at <= timezone.now():
+        raise ClientRefused("API key expired", client)
+
+
+def client_verify(presented: PresentedCredentials, *, api_key: str | None) -> Client:
+    """The client these credentials prove, or ClientRefused.
+
+    Confidential clients must prove their secret; public clients (browser apps using PKCE)
+    have none and must not send one.
+    """
+    client = client_find(presented.client_id)
+    if client is None:
+        check_password(presented.client_secret or "", _NO_CLIENT_SECRET)
+        raise ClientRefused("unknown client_id")
+    if client.client_type == Client.CLIENT_CONFIDENTIAL:
+        if presented.client_secret is None:
+            raise ClientRefused("confidential client sent no secret", client)
+        if not check_password(presented.client_secret, client.client_secret):
+            raise ClientRefused("wrong client secret", client)
+    elif presented.client_secret is not None:
+        raise ClientRefused("public client sent a secret", client)
+    if not client.is_active:
+        raise ClientRefused("client disabled", client)
+    api_key_check(client, api_key)
+    return client

@@ -1,0 +1,69 @@
+"""What one request to an OAuth endpoint did, gathered for its single audit event.
+
+oauthlib calls our validator deep inside its own request handling, with no way to hand data
+back to the view; a context variable carries the outcome (which client, which scopes, why it
+was refused) from the validator to the view, which records it once per request.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+
+from accounts.audit import audit_record
+from accounts.models import AuditEvent, Client, User
+
+
+@dataclass
+class Attempt:
+    client: Client | None = None
+    client_identifier: str = ""
+    user: User | None = None
+    requested_scope: str = ""
+    granted_scope: str = ""
+    reason: str = ""
+
+    def refuse(self, reason: str, client: Client | None = None) -> None:
+        """Note why the request fails; the first reason is the one that counts."""
+        self.reason = self.reason or reason
+        self.client = self.client or client
+
+
+_current: ContextVar[Attempt | None] = ContextVar("oauth_attempt", default=None)
+
+
+def current_attempt() -> Attempt:
+    """The attempt of the request being handled (a throwaway one outside a view)."""
+    return _current.get() or Attempt()
+
+
+def source_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+@contextmanager
+def attempt_context() -> Iterator[Attempt]:
+    attempt = Attempt()
+    token = _current.set(attempt)
+    try:
+        yield attempt
+    finally:
+        _current.reset(token)
+
+
+def attempt_record(
+    attempt: Attempt, request: HttpRequest, *, action: AuditEvent.Action, error: str = ""
+) -> None:
+    audit_record(
+        action=action,
+        client=attempt.client,
+        client_identifier=attempt.client_identifier,
+        user=attempt.user,
+        requested_scope=attempt.requested_scope,
+        granted_scope=attempt.granted_scope,
+        error=error,
+        reason=attempt.reason,
+        source_ip=source_ip(request),
+    )

@@ -1,0 +1,64 @@
+"""The RFC 7662 answer for a token, computed with the same engine as every other grant."""
+
+from claims.policy import granted_claims
+from tokensvc.selectors import (
+    access_token_find,
+    access_token_grant,
+    access_token_is_live,
+    refresh_token_find,
+    refresh_token_is_live,
+)
+
+INACTIVE = {"active": False}
+
+
+def _subject(token) -> str:
+    """The person for a user's token, else the client itself (as RFC 9068 does)."""
+    return str(token.user.pk) if token.user is not None else token.application.client_id
+
+
+def introspect(raw: str, *, hint: str | None = None) -> dict:
+    """`{"active": false}` for anything unknown, expired or revoked; the details otherwise."""
+    finders = [_access_token_details, _refresh_token_details]
+    if hint == "refresh_token":
+        finders.reverse()
+    for finder in finders:
+        details = finder(raw)
+        if details is not None:
+            return details
+    return INACTIVE
+
+
+def _access_token_details(raw: str) -> dict | None:
+    token = access_token_find(raw)
+    if token is None:
+        return None
+    if not access_token_is_live(token):
+        return INACTIVE
+    grant = access_token_grant(token)
+    return {
+        "active": True,
+        "scope": " ".join(sorted(grant.scopes)),
+        "client_id": token.application.client_id,
+        "token_type": "Bearer",
+        "exp": int(token.expires.timestamp()),
+        "iat": int(token.created.timestamp()),
+        "sub": _subject(token),
+        "granted_claims": granted_claims(grant),
+    }
+
+
+def _refresh_token_details(raw: str) -> dict | None:
+    token = refresh_token_find(raw)
+    if token is None:
+        return None
+    if not refresh_token_is_live(token):
+        return INACTIVE
+    return {
+        "active": True,
+        "scope": token.access_token.scope,
+        "client_id": token.application.client_id,
+        "token_type": "refresh_token",
+        "iat": int(token.created.timestamp()),
+        "sub": _subject(token),
+    }

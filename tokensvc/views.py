@@ -1,0 +1,174 @@
+"""The OAuth endpoints: thin wrappers that check the raw request, let DOT/oauthlib run the
+protocol (or our introspection), shape the answer and record one audit event."""
+
+import orjson
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
+from oauth2_provider import views as dot_views
+
+from accounts.authentication import ClientRefused, client_verify, credentials_presented
+from accounts.models import AuditEvent
+from tokensvc.attempts import Attempt, attempt_context, attempt_record
+from tokensvc.errors import (
+    INVALID_CLIENT_DESCRIPTION,
+    NO_STORE_HEADERS,
+    OAuthError,
+    OAuthErrorCode,
+    error_response,
+    json_response,
+)
+from tokensvc.form_request import form_params
+from tokensvc.introspection import introspect
+
+SENSITIVE_PARAMETERS = ("client_secret", "code", "code_verifier", "refresh_token", "token", "password")
+
+Action = AuditEvent.Action
+
+# oauthlib leaves most errors without a description; RFC 6749 §5.2 wants a readable one.
+DEFAULT_DESCRIPTIONS = {
+    OAuthErrorCode.INVALID_CLIENT: INVALID_CLIENT_DESCRIPTION,
+    OAuthErrorCode.INVALID_SCOPE: "The requested scope is unknown or not allowed for this client's role.",
+    OAuthErrorCode.INVALID_GRANT: "The grant (code or refresh token) is invalid, expired or revoked.",
+    OAuthErrorCode.UNAUTHORIZED_CLIENT: "This client may not use this grant type.",
+    OAuthErrorCode.UNSUPPORTED_GRANT_TYPE: "The grant type is not supported.",
+    OAuthErrorCode.UNSUPPORTED_TOKEN_TYPE: "The token type is not supported.",
+    OAuthErrorCode.INVALID_REQUEST: "The request is missing a parameter or is malformed.",
+}
+
+
+def _method_not_allowed(*args, **kwargs) -> HttpResponse:
+    response = json_response(
+        {"error": OAuthErrorCode.INVALID_REQUEST, "error_description": "Use POST."}, status=405
+    )
+    response["Allow"] = "POST"
+    return response
+
+
+def _from_oauthlib(headers: dict, body: str | None, status: int) -> tuple[HttpResponse, str]:
+    """oauthlib's answer as our response, and its error code ('' on success)."""
+    response = HttpResponse(body or "", status=status, content_type="application/json")
+    for name, value in headers.items():
+        if name.lower() not in ("www-authenticate", "content-type"):
+            response[name] = value
+    for name, value in NO_STORE_HEADERS.items():
+        response[name] = value
+    error = ""
+    if status >= 400:
+        payload = orjson.loads(body) if body else {}
+        error = payload.get("error", OAuthErrorCode.INVALID_REQUEST)
+        payload.setdefault("error_description", DEFAULT_DESCRIPTIONS.get(error, "The request was refused."))
+        response.content = orjson.dumps({"error": error, "error_description": payload["error_description"]})
+        if status == 401:
+            response["WWW-Authenticate"] = json_response({}, status=401)["WWW-Authenticate"]
+    return response, error
+
+
+class _FormEndpoint:
+    """What the three POST endpoints share: method, CSRF, secrets kept out of error reports."""
+
+    http_method_names = ["post", "options"]
+    http_method_not_allowed = staticmethod(_method_not_allowed)
+
+    @method_decorator(csrf_exempt)
+    @method_decorator(sensitive_post_parameters(*SENSITIVE_PARAMETERS))
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return super().dispatch(request, *args, **kwargs)
+
+
+class TokenView(_FormEndpoint, dot_views.TokenView):
+    """POST /oauth/token/: client_credentials, authorization_code (PKCE) and refresh_token."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        with attempt_context() as attempt:
+            try:
+                params = form_params(request)
+            except OAuthError as error:
+                attempt.refuse(error.reason)
+                attempt_record(attempt, request, action=Action.TOKEN_REFUSED, error=error.code)
+                return error_response(error)
+            attempt.requested_scope = params.get("scope", "")[:500]
+            _uri, headers, body, status = self.create_token_response(request)
+            response, error = _from_oauthlib(headers, body, status)
+            action = Action.TOKEN_REFUSED if error else Action.TOKEN_ISSUED
+            attempt_record(attempt, request, action=action, error=error)
+            return response
+
+
+class RevokeView(_FormEndpoint, dot_views.RevokeTokenView):
+    """POST /oauth/revoke/ (RFC 7009): the client's own access or refresh tokens."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        with attempt_context() as attempt:
+            try:
+                form_params(request)
+            except OAuthError as error:
+                attempt.refuse(error.reason)
+                attempt_record(attempt, request, action=Action.REVOCATION_REFUSED, error=error.code)
+                return error_response(error)
+            _uri, headers, body, status = self.create_revocation_response(request)
+            response, error = _from_oauthlib(headers, body, status)
+            action = Action.REVOCATION_REFUSED if error else Action.TOKEN_REVOKED
+            attempt_record(attempt, request, action=action, error=error)
+            return response
+
+
+class IntrospectView(_FormEndpoint, View):
+    """POST /oauth/introspect/ (RFC 7662), for clients marked as resource servers only."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        with attempt_context() as attempt:
+            try:
+                params = form_params(request)
+                self._authenticate_resource_server(request, params, attempt)
+                token = params.get("token")
+                if not token:
+                    raise OAuthError(OAuthErrorCode.INVALID_REQUEST, "The token parameter is missing.")
+            except OAuthError as error:
+                attempt.refuse(error.reason)
+                attempt_record(attempt, request, action=Action.INTROSPECTION_REFUSED, error=error.code)
+                return error_response(error)
+            answer = introspect(token, hint=params.get("token_type_hint"))
+            attempt.granted_scope = answer.get("scope", "")
+            attempt_record(attempt, request, action=Action.TOKEN_INTROSPECTED)
+            return json_response(answer)
+
+    @staticmethod
+    def _authenticate_resource_server(request: HttpRequest, params: dict, attempt: Attempt) -> None:
+        try:
+            presented = credentials_presented(
+                authorization=request.headers.get("Authorization"),
+                body_client_id=params.get("client_id"),
+                body_secret=params.get("client_secret"),
+            )
+            attempt.client_identifier = presented.client_id
+            client = client_verify(presented, api_key=request.headers.get("X-Api-Key"))
+        except ClientRefused as refused:
+            attempt.client = refused.client
+            raise OAuthError(
+                OAuthErrorCode.INVALID_CLIENT, INVALID_CLIENT_DESCRIPTION, status=401, reason=refused.reason
+            ) from None
+        attempt.client = client
+        if presented.method == "none" or not client.is_resource_server:
+            raise OAuthError(
+                OAuthErrorCode.INVALID_CLIENT,
+                "This client may not introspect tokens.",
+                status=401,
+                reason="client is not a resource server",
+            )
+
+
+class MetadataView(dot_views.OAuthServerMetadataView):
+    """GET /.well-known/oauth-authorization-server (RFC 8414)."""
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        data = orjson.loads(response.content)
+        # Public browser apps authenticate with PKCE alone at the token endpoint; the other two
+        # endpoints are for confidential clients.
+        data["token_endpoint_auth_methods_supported"] = ["client_secret_basic", "client_secret_post", "none"]
+        data["service_documentation"] = request.build_absolute_uri("/api/docs/")
+        response.content = orjson.dumps(data)
+        return response
