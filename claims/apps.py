@@ -7,6 +7,6 @@ class ClaimsConfig(AppConfig):
     verbose_name = "Claims and customer data"
 
     def ready(self) -> None:
-        from claims import checks, signals  # noqa: F401  (checks register themselves)
+        from claims import checks, schema, signals  # noqa: F401  (checks and schema register themselves)
 
         signals.connect()

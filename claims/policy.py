@@ -24,10 +24,12 @@ class ScopeRule:
 
 @dataclass(frozen=True)
 class Policy:
-    """The whole policy at one moment: scopes by name and the scope names of each role."""
+    """The whole policy at one moment: scopes by name, the scope names of each role, and the
+    record attribute behind each claim."""
 
     scopes: Mapping[str, ScopeRule] = field(default_factory=dict)
     roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    attributes: Mapping[str, str] = field(default_factory=dict)  # 'profile.email' -> 'email'
 
     def role_scopes(self, role: str | None) -> frozenset[str]:
         """The scopes a role holds now, limited to scopes that exist."""

@@ -1,6 +1,8 @@
 """Reads of the claim policy and the customer records."""
 
-from claims.models import Claim, PolicyRevision, Scope
+from django.db.models import Q, QuerySet
+
+from claims.models import Claim, Customer, PolicyRevision, Scope
 from claims.policy import Policy, ScopeRule
 
 _cached: tuple[int, Policy] | None = None
@@ -12,7 +14,7 @@ def policy_revision() -> int:
 
 
 def policy_build() -> Policy:
-    """The policy as the database holds it now (three queries)."""
+    """The policy as the database holds it now (four queries)."""
     from accounts.models import Role  # accounts depends on claims, not the other way round
 
     scopes = {
@@ -26,7 +28,8 @@ def policy_build() -> Policy:
         role.name: frozenset(scope.name for scope in role.scopes.all())
         for role in Role.objects.prefetch_related("scopes")
     }
-    return Policy(scopes=scopes, roles=roles)
+    attributes = {claim.qualified_name: claim.attribute for claim in Claim.objects.select_related("category")}
+    return Policy(scopes=scopes, roles=roles, attributes=attributes)
 
 
 def policy_get() -> Policy:
@@ -46,3 +49,20 @@ def policy_get() -> Policy:
 def claim_names_by_attribute() -> dict[str, str]:
     """Customer attribute -> qualified claim name, for every claim row."""
     return {claim.attribute: claim.qualified_name for claim in Claim.objects.select_related("category")}
+
+
+def customer_get(*, customer_id: int) -> Customer | None:
+    """One customer, or None."""
+    return Customer.objects.filter(pk=customer_id).first()
+
+
+def customer_list(*, search: str = "", search_attributes: list[str], order_by: list[str]) -> QuerySet:
+    """Customers matching `search` in any of `search_attributes` (case-insensitive), ordered."""
+    customers = Customer.objects.all()
+    if search:
+        condition = Q()
+        for attribute in search_attributes:
+            condition |= Q(**{f"{attribute}__icontains": search})
+        # No searchable claim readable: nothing can match without leaking through the search.
+        customers = customers.filter(condition) if search_attributes else customers.none()
+    return customers.order_by(*order_by, "id")

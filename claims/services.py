@@ -1,9 +1,12 @@
 """Writes of the claims app."""
 
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from claims.demo_data import demo_customers
 from claims.models import Customer
+from claims.serializers import CustomerValuesSerializer
 
 
 @transaction.atomic
@@ -18,3 +21,51 @@ def customers_seed_demo(*, count: int) -> int:
         customer.full_clean()
     Customer.objects.bulk_create(missing, batch_size=500)
     return len(missing)
+
+
+class VersionConflict(Exception):
+    """The record is not at the version the writer expected (or is gone)."""
+
+
+def _validated(values: dict[str, object], *, instance: Customer | None = None) -> dict[str, object]:
+    """Values checked by the model's field rules; DRF's ValidationError keyed by attribute."""
+    serializer = CustomerValuesSerializer(instance=instance, data=values, partial=instance is not None)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+@transaction.atomic
+def customer_create(*, values: dict[str, object]) -> Customer:
+    """A new customer from validated-on-the-way {attribute: value}."""
+    return Customer.objects.create(**_validated(values))
+
+
+@transaction.atomic
+def customer_update(
+    *, customer: Customer, values: dict[str, object], expected_version: int | None
+) -> Customer:
+    """Write only the given attributes, bumping the version; VersionConflict when stale.
+
+    The version check and the write are one UPDATE, so two writers holding the same version
+    cannot both succeed, and untouched columns are never overwritten with stale values.
+    """
+    changes = _validated(values, instance=customer)
+    condition = {"pk": customer.pk}
+    if expected_version is not None:
+        condition["version"] = expected_version
+    updated = Customer.objects.filter(**condition).update(
+        **changes, version=F("version") + 1, updated_at=timezone.now()
+    )
+    if not updated:
+        raise VersionConflict
+    return Customer.objects.get(pk=customer.pk)
+
+
+@transaction.atomic
+def customer_delete(*, customer: Customer, expected_version: int | None) -> None:
+    condition = {"pk": customer.pk}
+    if expected_version is not None:
+        condition["version"] = expected_version
+    deleted, _ = Customer.objects.filter(**condition).delete()
+    if not deleted:
+        raise VersionConflict

@@ -15,3 +15,32 @@ def make_client(db):
         return client_create(role=Role.objects.get(name=role), **kwargs)
 
     return make
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture
+def issue_token(client, make_client):
+    """A client-credentials token for a new client of `role`, obtained over HTTP."""
+    from urllib.parse import urlencode
+
+    def issue(role: str, **params) -> str:
+        issued = make_client(role)
+        response = client.post(
+            "/oauth/token/",
+            urlencode({"grant_type": "client_credentials", **params}),
+            content_type=FORM,
+            HTTP_AUTHORIZATION=_basic(issued.client.client_id, issued.client_secret),
+            HTTP_X_API_KEY=issued.api_key,
+        )
+        assert response.status_code == 200, response.content
+        return response.json()["access_token"]
+
+    return issue
+
+
+def _basic(client_id: str, secret: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()

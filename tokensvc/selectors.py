@@ -5,7 +5,7 @@ import hashlib
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from claims.policy import Grant, token_grant
+from claims.policy import Grant, Policy, token_grant
 from claims.selectors import policy_get
 
 AccessToken = get_access_token_model()
@@ -51,10 +51,11 @@ def access_token_is_live(token) -> bool:
     return token.user is None or token.user.is_active
 
 
-def access_token_grant(token) -> Grant:
+def access_token_grant(token, policy: Policy | None = None) -> Grant:
     """What the token grants now: its scopes still held by its holder's role, mapped through
     the claims each scope covers now."""
-    return token_grant(token.scope.split(), holder_role(token.application, token.user), policy_get())
+    policy = policy or policy_get()
+    return token_grant(token.scope.split(), holder_role(token.application, token.user), policy)
 
 
 def refresh_token_is_live(token) -> bool:

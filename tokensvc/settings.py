@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "oauth2_provider",
     "django_countries",
     "accounts",
@@ -167,6 +168,40 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+
+# ---------------------------------------------------------------- customer-data API (DRF)
+# Records are small; anything larger is refused with a JSON 413 before it is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+REST_FRAMEWORK = {
+    # Header bearer tokens only (RFC 6750 §2.1); no session authentication, so a missing token
+    # is a 401 with a Bearer challenge rather than a CSRF 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["claims.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["claims.permissions.HasClaimAccess"],
+    "DEFAULT_RENDERER_CLASSES": ["claims.renderers.OrjsonRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["claims.parsers.StrictJSONParser"],
+    "EXCEPTION_HANDLER": "claims.exception_handler.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Customer-data API",
+    "DESCRIPTION": (
+        "Customer records filtered by the claims the bearer token's scopes grant. Get a token at "
+        "/oauth/token/ (see /.well-known/oauth-authorization-server)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An access token."}
+        }
+    },
+    "SECURITY": [{"bearerAuth": []}],
 }
 
 # ---------------------------------------------------------------- i18n and static files

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from oauth2_provider import views as dot_views
 
 from tokensvc import views
@@ -26,5 +27,12 @@ urlpatterns = [
     path("", include((oauth_patterns, "oauth2_provider"))),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include("claims.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "tokensvc.error_pages.bad_request"
+handler404 = "tokensvc.error_pages.not_found"
+handler500 = "tokensvc.error_pages.server_error"

@@ -1,0 +1,76 @@
+"""Between a customer row and the nested record the API speaks: {category: {claim: value}}.
+
+Which attribute holds which claim is policy data (`Policy.attributes`), so an officer who
+moves a claim to another category changes the API's shape without a deploy.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from claims.policy import Policy, Record
+
+
+def _json_value(value: object) -> object:
+    # Money travels as a string: a JSON number would round it in most clients.
+    if isinstance(value, Decimal):
+        return str(value)
+    if value is not None and type(value).__name__ == "Country":
+        return value.code or None
+    return value
+
+
+def record_of(customer: object, claims: Iterable[str], policy: Policy) -> dict[str, dict[str, object]]:
+    """The nested record holding the given claims of a customer row (usually the readable ones)."""
+    record: dict[str, dict[str, object]] = {}
+    for claim in sorted(claims):
+        attribute = policy.attributes.get(claim)
+        if attribute is None:
+            continue
+        category, _, name = claim.partition(".")
+        record.setdefault(category, {})[name] = _json_value(getattr(customer, attribute))
+    return record
+
+
+@dataclass(frozen=True)
+class PayloadProblems:
+    """What is wrong with a write payload's shape, claim by claim."""
+
+    errors: dict[str, list[str]]
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+
+def payload_problems(payload: object, policy: Policy) -> PayloadProblems:
+    """Shape errors of a nested write payload: not an object, unknown categories or claims."""
+    if not isinstance(payload, Mapping):
+        return PayloadProblems({"non_field_errors": ["The body must be a JSON object of categories."]})
+    categories = {claim.partition(".")[0] for claim in policy.attributes}
+    errors: dict[str, list[str]] = {}
+    for category, values in payload.items():
+        if category == "id":
+            errors["id"] = ["The id cannot be written."]
+        elif category not in categories:
+            errors[str(category)[:60]] = ["Unknown category."]
+        elif not isinstance(values, Mapping):
+            errors[category] = ["A category must be a JSON object of claims."]
+        else:
+            for name in values:
+                if f"{category}.{name}" not in policy.attributes:
+                    errors[f"{category}.{str(name)[:60]}"] = ["Unknown claim."]
+    return PayloadProblems(errors)
+
+
+def attributes_of(payload: Record, policy: Policy) -> dict[str, object]:
+    """A well-formed nested payload as {attribute: value} for the model."""
+    return {
+        policy.attributes[f"{category}.{name}"]: value
+        for category, values in payload.items()
+        for name, value in values.items()
+    }
+
+
+def claim_of_attribute(policy: Policy) -> dict[str, str]:
+    """attribute -> 'category.claim', to report model errors in the API's terms."""
+    return {attribute: claim for claim, attribute in policy.attributes.items()}

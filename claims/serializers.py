@@ -1,0 +1,87 @@
+"""Validation of written customer values, and the documented shapes of the API."""
+
+from rest_framework import serializers
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
+
+from claims.models import Customer
+
+
+class CustomerValuesSerializer(serializers.ModelSerializer):
+    """Validates flat {attribute: value} changes with the model's own field rules.
+
+    Used only for values that already passed the write check; never for reading: what a
+    token may see is decided by `claims.policy.visible`, not here.
+    """
+
+    class Meta:
+        model = Customer
+        fields = sorted(Customer.data_field_names())
+
+    def validate_iban(self, value: str) -> str:
+        if not value:
+            return value
+        try:
+            return str(IBAN(value).compact)
+        except SchwiftyException:
+            raise serializers.ValidationError("Enter a valid IBAN.") from None
+
+
+# ------------------------------------------------------------------ documented shapes (OpenAPI)
+
+
+class ProfileSchema(serializers.Serializer):
+    name = serializers.CharField(required=False)
+    email = serializers.EmailField(required=False)
+    age = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=150)
+
+
+class AddressSchema(serializers.Serializer):
+    street = serializers.CharField(required=False)
+    city = serializers.CharField(required=False)
+    postal_code = serializers.CharField(required=False)
+    country = serializers.CharField(required=False, help_text="ISO 3166-1 alpha-2 code, e.g. 'DE'.")
+
+
+class BankingSchema(serializers.Serializer):
+    iban = serializers.CharField(required=False)
+    bank_name = serializers.CharField(required=False)
+    credit_limit = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
+    annual_income = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
+
+
+class CustomerRecordSchema(serializers.Serializer):
+    """A customer as a token sees it: only the claims it may read; empty categories absent."""
+
+    id = serializers.IntegerField(read_only=True)
+    profile = ProfileSchema(required=False)
+    address = AddressSchema(required=False)
+    banking = BankingSchema(required=False)
+
+
+class CustomerWriteSchema(serializers.Serializer):
+    """Claims to write, nested like a record; every one needs a write scope."""
+
+    profile = ProfileSchema(required=False)
+    address = AddressSchema(required=False)
+    banking = BankingSchema(required=False)
+
+
+class CustomerPageSchema(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = CustomerRecordSchema(many=True)
+
+
+class ErrorSchema(serializers.Serializer):
+    error = serializers.CharField()
+    error_description = serializers.CharField(required=False)
+
+
+class ForbiddenClaimsSchema(ErrorSchema):
+    forbidden_claims = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class InvalidClaimsSchema(ErrorSchema):
+    invalid_claims = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))

@@ -1,0 +1,260 @@
+"""The customer-data API: authenticate, check, fetch, ask the policy core, format."""
+
+from django.core.paginator import EmptyPage, Paginator
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from claims.authentication import Caller
+from claims.exceptions import (
+    InsufficientScope,
+    InvalidClaims,
+    InvalidParameter,
+    PreconditionFailed,
+)
+from claims.models import Customer
+from claims.policy import forbidden_writes, visible
+from claims.records import attributes_of, claim_of_attribute, payload_problems, record_of
+from claims.selectors import customer_get, customer_list
+from claims.serializers import (
+    CustomerPageSchema,
+    CustomerRecordSchema,
+    CustomerWriteSchema,
+    ErrorSchema,
+    ForbiddenClaimsSchema,
+    InvalidClaimsSchema,
+)
+from claims.services import VersionConflict, customer_create, customer_delete, customer_update
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+TEXT_FIELDS = ("CharField", "EmailField")
+
+ERRORS = {
+    401: OpenApiResponse(ErrorSchema, description="No token, or an invalid, expired or revoked one."),
+    403: OpenApiResponse(ForbiddenClaimsSchema, description="The token's scopes do not allow this."),
+}
+WRITE_ERRORS = {
+    **ERRORS,
+    400: OpenApiResponse(InvalidClaimsSchema, description="Unknown claims or invalid values."),
+    412: OpenApiResponse(ErrorSchema, description="If-Match names an outdated version."),
+    413: OpenApiResponse(ErrorSchema, description="Body too large."),
+    415: OpenApiResponse(ErrorSchema, description="Body is not JSON."),
+}
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The record's ETag, to refuse stale writes.",
+)
+
+
+def present(customer: Customer, caller: Caller) -> dict:
+    """The record as this caller may see it."""
+    record = record_of(customer, caller.grant.readable, caller.policy)
+    return {"id": customer.pk, **visible(record, caller.grant)}
+
+
+def etag(customer: Customer) -> str:
+    return f'"{customer.version}"'
+
+
+def expected_version(request: Request) -> int | None:
+    """The version an If-Match header names; None when absent or '*'."""
+    header = request.headers.get("If-Match", "").strip()
+    if not header or header == "*":
+        return None
+    value = header.removeprefix("W/").strip('"')
+    if not value.isdigit() or len(value) > 18:
+        raise PreconditionFailed("If-Match does not name a version of this record.")
+    return int(value)
+
+
+def checked_write(request: Request, caller: Caller) -> dict[str, object]:
+    """The body as {attribute: value}, once its shape and the token's write grant allow it."""
+    payload = request.data
+    problems = payload_problems(payload, caller.policy)
+    if problems:
+        raise InvalidClaims(problems.errors)
+    if not any(payload.values()):
+        raise InvalidClaims({"non_field_errors": ["The body names no claim to write."]})
+    forbidden = forbidden_writes(payload, caller.grant)
+    if forbidden:
+        raise InsufficientScope("The token may not write some of these claims.", forbidden)
+    return attributes_of(payload, caller.policy)
+
+
+def as_claim_errors(error: exceptions.ValidationError, caller: Caller) -> InvalidClaims:
+    """Model validation errors, keyed by attribute, in the API's claim names."""
+    claims = claim_of_attribute(caller.policy)
+    return InvalidClaims(
+        {claims.get(key, key): [str(m) for m in messages] for key, messages in error.detail.items()}
+    )
+
+
+def ordering(request: Request, caller: Caller) -> list[str]:
+    """`?ordering=profile.name,-address.city` as model fields; unreadable claims are refused."""
+    fields = []
+    for item in filter(None, request.query_params.get("ordering", "").split(",")):
+        descending, claim = item.startswith("-"), item.strip().lstrip("-")
+        if claim == "id":
+            attribute = "id"
+        elif claim in caller.grant.readable and claim in caller.policy.attributes:
+            attribute = caller.policy.attributes[claim]
+        else:
+            raise InvalidParameter(f"Cannot order by '{claim[:60]}': not a claim this token may read.")
+        fields.append(f"-{attribute}" if descending else attribute)
+    return fields
+
+
+def searchable_attributes(caller: Caller) -> list[str]:
+    """Text attributes behind the readable claims: search never looks at anything else."""
+    attributes = []
+    for claim in sorted(caller.grant.readable):
+        attribute = caller.policy.attributes.get(claim)
+        if attribute and Customer._meta.get_field(attribute).get_internal_type() in TEXT_FIELDS:
+            attributes.append(attribute)
+    return attributes
+
+
+def page_numbers(request: Request) -> tuple[int, int]:
+    def whole(name: str, default: int, maximum: int) -> int:
+        raw = request.query_params.get(name, str(default))
+        if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+            raise InvalidParameter(f"'{name}' must be a whole number from 1 to {maximum}.")
+        return int(raw)
+
+    return whole("page", 1, 10**9), whole("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+class CustomerListView(APIView):
+    @extend_schema(
+        operation_id="customers_list",
+        summary="List customers",
+        description="Paginated. `search` looks only at text claims the token may read; `ordering` "
+        "takes claims the token may read ('profile.name', '-address.city') or 'id'.",
+        parameters=[
+            OpenApiParameter("search", str, description="Case-insensitive text to find in readable claims."),
+            OpenApiParameter(
+                "ordering", str, description="Comma-separated readable claims, '-' for descending."
+            ),
+            OpenApiParameter("page", int),
+            OpenApiParameter(
+                "page_size", int, description=f"1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})."
+            ),
+        ],
+        responses={200: CustomerPageSchema, 400: ErrorSchema, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        caller: Caller = request.auth
+        page_number, page_size = page_numbers(request)
+        customers = customer_list(
+            search=request.query_params.get("search", "").strip()[:200],
+            search_attributes=searchable_attributes(caller),
+            order_by=ordering(request, caller),
+        )
+        paginator = Paginator(customers, page_size)
+        try:
+            page = paginator.page(page_number)
+        except EmptyPage:
+            raise exceptions.NotFound("There is no such page.") from None
+        return Response(
+            {
+                "count": paginator.count,
+                "next": self._page_url(request, page.next_page_number()) if page.has_next() else None,
+                "previous": self._page_url(request, page.previous_page_number())
+                if page.has_previous()
+                else None,
+                "results": [present(customer, caller) for customer in page.object_list],
+            }
+        )
+
+    @staticmethod
+    def _page_url(request: Request, number: int) -> str:
+        query = request.query_params.copy()
+        query["page"] = str(number)
+        return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+    @extend_schema(
+        operation_id="customers_create",
+        summary="Create a customer",
+        description="Every claim sent needs a write scope; profile.name and profile.email are required.",
+        request=CustomerWriteSchema,
+        responses={201: CustomerRecordSchema, **WRITE_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        caller: Caller = request.auth
+        values = checked_write(request, caller)
+        try:
+            customer = customer_create(values=values)
+        except exceptions.ValidationError as error:
+            raise as_claim_errors(error, caller) from None
+        url = reverse("customer-detail", kwargs={"customer_id": customer.pk})
+        return Response(
+            present(customer, caller),
+            status=status.HTTP_201_CREATED,
+            headers={"Location": url, "ETag": etag(customer)},
+        )
+
+
+class CustomerDetailView(APIView):
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def _customer(self, customer_id: int) -> Customer:
+        customer = customer_get(customer_id=customer_id)
+        if customer is None:
+            raise exceptions.NotFound("No customer with this id.")
+        return customer
+
+    @extend_schema(
+        summary="Read a customer", responses={200: CustomerRecordSchema, 404: ErrorSchema, **ERRORS}
+    )
+    def get(self, request: Request, customer_id: int) -> Response:
+        customer = self._customer(customer_id)
+        return Response(present(customer, request.auth), headers={"ETag": etag(customer)})
+
+    @extend_schema(
+        operation_id="customers_update",
+        summary="Change claims of a customer",
+        description="Nested like a record. Any claim without write access makes the whole request "
+        "403 with `forbidden_claims`; nothing changes on any error.",
+        request=CustomerWriteSchema,
+        parameters=[IF_MATCH],
+        responses={200: CustomerRecordSchema, 404: ErrorSchema, **WRITE_ERRORS},
+    )
+    def patch(self, request: Request, customer_id: int) -> Response:
+        caller: Caller = request.auth
+        customer = self._customer(customer_id)
+        version = expected_version(request)
+        values = checked_write(request, caller)
+        try:
+            customer = customer_update(customer=customer, values=values, expected_version=version)
+        except exceptions.ValidationError as error:
+            raise as_claim_errors(error, caller) from None
+        except VersionConflict:
+            raise PreconditionFailed from None
+        return Response(present(customer, caller), headers={"ETag": etag(customer)})
+
+    @extend_schema(
+        operation_id="customers_delete",
+        summary="Delete a customer",
+        description="Needs write access to every claim.",
+        parameters=[IF_MATCH],
+        responses={204: None, 404: ErrorSchema, 412: ErrorSchema, **ERRORS},
+    )
+    def delete(self, request: Request, customer_id: int) -> Response:
+        caller: Caller = request.auth
+        customer = self._customer(customer_id)
+        version = expected_version(request)
+        forbidden = sorted(set(caller.policy.attributes) - caller.grant.writable)
+        if forbidden:
+            raise InsufficientScope("Deleting a customer needs write access to every claim.", forbidden)
+        try:
+            customer_delete(customer=customer, expected_version=version)
+        except VersionConflict:
+            raise PreconditionFailed from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
