@@ -29,7 +29,10 @@ run: install
 	@echo
 	@echo "Service on http://127.0.0.1:8000/ (SQLite, demo data, DEBUG on). To get a client, in another shell:"
 	@echo "  DEBUG=true $(BIN)/python manage.py create_client --name demo --role manager"
-	@echo "It prints client_id, client_secret and api_key once; README.md shows the token request."
+	@echo "It prints client_id, client_secret and api_key once. Then get a token:"
+	@echo "  curl -s -u CLIENT_ID:CLIENT_SECRET -H 'X-API-Key: API_KEY' -d grant_type=client_credentials http://127.0.0.1:8000/oauth/token/"
+	@echo "and read customers: curl -s -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/api/v1/customers/"
+	@echo "API docs: http://127.0.0.1:8000/api/docs/   Admin: http://127.0.0.1:8000/admin/ (manage.py createsuperuser)"
 	@echo
 	$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
