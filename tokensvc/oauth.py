@@ -113,6 +113,30 @@ class Validator(OAuth2Validator):
             return False
         return True
 
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        """DOT's checks, then the holder's: a disabled person or an emptied role ends the chain."""
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            current_attempt().refuse("refresh token unknown, expired, revoked or of another client")
+            return False
+        user = request.user
+        if user is not None and not user.is_active:
+            current_attempt().refuse("the person is disabled")
+            return False
+        if not self.get_original_scopes(refresh_token, request).split():
+            current_attempt().refuse("the holder's role no longer holds any scope of this token")
+            return False
+        return True
+
+    def get_original_scopes(self, refresh_token, request, *args, **kwargs) -> str:
+        """The refreshed token's scopes that the holder's role still holds now.
+
+        A refresh never revives a scope the role has lost; asking for it explicitly is
+        `invalid_scope`, since it is no longer within the original grant.
+        """
+        original = super().get_original_scopes(refresh_token, request, *args, **kwargs)
+        allowed = policy_get().role_scopes(holder_role(request.client, request.user))
+        return " ".join(scope for scope in str(original or "").split() if scope in allowed)
+
     def save_bearer_token(self, token, request, *args, **kwargs):
         super().save_bearer_token(token, request, *args, **kwargs)
         grant = token_grant(token["scope"].split(), holder_role(request.client, request.user), policy_get())

@@ -4,9 +4,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from oauth2_provider import views as dot_views
 
 from tokensvc import views
+from tokensvc.authorization import AuthorizationView
 
 admin.site.site_header = "Token service administration"
 admin.site.site_title = "Token service"
@@ -14,7 +14,7 @@ admin.site.index_title = "Policy, clients and tokens"
 
 # Under DOT's namespace, so that its views (authorization, metadata) find their siblings.
 oauth_patterns = [
-    path("oauth/authorize/", dot_views.AuthorizationView.as_view(), name="authorize"),
+    path("oauth/authorize/", AuthorizationView.as_view(), name="authorize"),
     path("oauth/token/", views.TokenView.as_view(), name="token"),
     path("oauth/revoke/", views.RevokeView.as_view(), name="revoke-token"),
     path("oauth/introspect/", views.IntrospectView.as_view(), name="introspect"),
