@@ -5,3 +5,17 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "accounts"
     verbose_name = "Roles, clients and API keys"
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from accounts.models import ApiKey, Client, PersonRole, Role, User
+
+        # Every change an officer makes is an audit entry with before and after; secrets and
+        # their hashes never are, and neither is the last-use stamp.
+        auditlog.register(Role, m2m_fields={"scopes"})
+        auditlog.register(Client, exclude_fields=["client_secret", "last_used_at", "updated"])
+        auditlog.register(ApiKey, exclude_fields=["key_hash", "last_used_at"])
+        people = {"include_fields": ["username", "role", "is_active", "is_staff", "is_superuser"]}
+        auditlog.register(User, m2m_fields={"groups", "user_permissions"}, **people)
+        auditlog.register(PersonRole, **people)

@@ -8,6 +8,7 @@ whatever the reason, so a caller never learns which of the three credentials was
 import base64
 import binascii
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import unquote_plus
 
 from django.contrib.auth.hashers import check_password
@@ -78,10 +79,22 @@ def client_find(client_id: str) -> Client | None:
     return Client.objects.select_related("role").filter(client_id=client_id).first()
 
 
-def api_key_check(client: Client, api_key: str | None) -> None:
-    """Refuse unless the client needs no key or `api_key` is one of its usable keys."""
+# Last use is shown to officers to the minute; writing it on every request would add a write
+# to the hot path for nothing.
+LAST_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def _note_use(obj: Client | ApiKey) -> None:
+    now = timezone.now()
+    if obj.last_used_at is None or now - obj.last_used_at >= LAST_USE_RESOLUTION:
+        type(obj).objects.filter(pk=obj.pk).update(last_used_at=now)
+        obj.last_used_at = now
+
+
+def api_key_check(client: Client, api_key: str | None) -> ApiKey | None:
+    """The client's usable key matching `api_key` (None when it needs none), or ClientRefused."""
     if not client.requires_api_key:
-        return
+        return None
     if not api_key:
         raise ClientRefused("API key missing", client)
     # Looked up by keyed hash: without the server's key nobody can aim at a stored hash, and a
@@ -93,6 +106,7 @@ def api_key_check(client: Client, api_key: str | None) -> None:
         raise ClientRefused("API key revoked", client)
     if key.expires_at is not None and key.expires_at <= timezone.now():
         raise ClientRefused("API key expired", client)
+    return key
 
 
 def client_verify(presented: PresentedCredentials, *, api_key: str | None) -> Client:
@@ -114,5 +128,8 @@ def client_verify(presented: PresentedCredentials, *, api_key: str | None) -> Cl
         raise ClientRefused("public client sent a secret", client)
     if not client.is_active:
         raise ClientRefused("client disabled", client)
-    api_key_check(client, api_key)
+    key = api_key_check(client, api_key)
+    _note_use(client)
+    if key is not None:
+        _note_use(key)
     return client

@@ -46,6 +46,15 @@ class User(AbstractUser):
     )
 
 
+class PersonRole(User):
+    """People as security officers see them: only whose role is what, never their privileges."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("person's role")
+        verbose_name_plural = _("people's roles")
+
+
 class Client(AbstractApplication):
     """An OAuth application (integration or browser app) and the role its tokens follow."""
 
@@ -66,6 +75,9 @@ class Client(AbstractApplication):
     requires_api_key = models.BooleanField(
         default=True,
         help_text=_("Every token, revocation and introspection request must carry one of its API keys."),
+    )
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text=_("Last successful authentication (to the minute).")
     )
 
     class Meta(AbstractApplication.Meta):
@@ -97,6 +109,9 @@ class ApiKey(models.Model):
         null=True, blank=True, help_text=_("After this moment the key is refused; empty means never.")
     )
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text=_("Last successful use (to the minute).")
+    )
 
     class Meta:
         ordering = ["-created_at"]

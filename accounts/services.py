@@ -5,10 +5,11 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 
 from accounts.credentials import keyed_hash, new_api_key, new_secret
 from accounts.exceptions import RoleInUse, RoleNotFound
-from accounts.models import ApiKey, Client, Role
+from accounts.models import ApiKey, Client, Role, User
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,59 @@ def api_key_issue(
         client=client, prefix=prefix, key_hash=keyed_hash(key), label=label, expires_at=expires_at
     )
     return api_key, key
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    """Refuse this key from now on; the row stays for the audit trail."""
+    api_key.revoked_at = timezone.now()
+    api_key.save(update_fields=["revoked_at"])
+
+
+@transaction.atomic
+def client_secret_rotate(*, client: Client) -> str:
+    """A new secret for a confidential client; the old one stops working at once."""
+    secret = new_secret()
+    client.client_secret = secret  # hashed on save by DOT's ClientSecretField
+    client.hash_client_secret = True
+    client.save(update_fields=["client_secret", "hash_client_secret", "updated"])
+    return secret
+
+
+@transaction.atomic
+def client_tokens_revoke(*, client: Client, actor: str = "") -> int:
+    """Revoke every access and refresh token of a client; returns how many access tokens."""
+    from oauth2_provider.models import get_access_token_model, get_refresh_token_model, revoke_access_token
+
+    from accounts.audit import audit_record
+    from accounts.models import AuditEvent
+
+    tokens = list(get_access_token_model().objects.filter(application=client))
+    for token in tokens:
+        revoke_access_token(token)
+    for refresh in get_refresh_token_model().objects.filter(application=client, revoked=None):
+        refresh.revoke()
+    audit_record(
+        action=AuditEvent.Action.TOKEN_REVOKED,
+        client=client,
+        reason=f"all tokens of the client revoked by {actor or 'an officer'} ({len(tokens)} access tokens)",
+    )
+    return len(tokens)
+
+
+OFFICERS_GROUP = "Security officers"
+
+
+@transaction.atomic
+def officer_create(*, username: str, password: str, email: str = "") -> User:
+    """A staff account (never superuser) in the officers' group; ValidationError if taken."""
+    from django.contrib.auth.models import Group
+    from django.core.exceptions import ValidationError
+
+    if User.objects.filter(username=username).exists():
+        raise ValidationError(f"a user named {username!r} exists already")
+    officer = User.objects.create_user(username=username, email=email, password=password, is_staff=True)
+    officer.groups.add(Group.objects.get(name=OFFICERS_GROUP))
+    return officer
 
 
 def role_delete(*, role: Role) -> None:

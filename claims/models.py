@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -59,6 +60,12 @@ class Claim(models.Model):
 
     def __str__(self) -> str:
         return self.qualified_name
+
+    def clean(self) -> None:
+        if self.attribute and self.attribute not in Customer.data_field_names():
+            raise ValidationError(
+                {"attribute": _("The customer record has no field '%(name)s'.") % {"name": self.attribute}}
+            )
 
     @property
     def qualified_name(self) -> str:

@@ -103,3 +103,56 @@ def claims_in(payload: Record) -> list[str]:
 def forbidden_writes(payload: Record, grant: Grant) -> list[str]:
     """The claims a nested write payload touches without write access, sorted."""
     return [claim for claim in claims_in(payload) if claim not in grant.writable]
+
+
+def role_grant(role: str, policy: Policy) -> Grant:
+    """What a token holding every scope of `role` grants: the token endpoint's default."""
+    return grant_for(policy.role_scopes(role), policy)
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """How one role's default grant moves between two policies."""
+
+    gained_read: frozenset[str]
+    lost_read: frozenset[str]
+    gained_write: frozenset[str]
+    lost_write: frozenset[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.gained_read or self.lost_read or self.gained_write or self.lost_write)
+
+
+def impact(before: Policy, after: Policy) -> dict[str, RoleChange]:
+    """Every role whose grant differs between two policies, and how (roles sorted by name)."""
+    changes: dict[str, RoleChange] = {}
+    for role in sorted(before.roles.keys() | after.roles.keys()):
+        old, new = role_grant(role, before), role_grant(role, after)
+        change = RoleChange(
+            gained_read=new.readable - old.readable,
+            lost_read=old.readable - new.readable,
+            gained_write=new.writable - old.writable,
+            lost_write=old.writable - new.writable,
+        )
+        if change:
+            changes[role] = change
+    return changes
+
+
+def with_role(policy: Policy, role: str, scopes: Iterable[str]) -> Policy:
+    """The policy with `role` holding exactly `scopes` (a role being added or edited)."""
+    return Policy(
+        scopes=policy.scopes, roles={**policy.roles, role: frozenset(scopes)}, attributes=policy.attributes
+    )
+
+
+def with_scope(policy: Policy, scope: str, rule: ScopeRule, *, renamed_from: str | None = None) -> Policy:
+    """The policy with `scope` granting `rule` (a scope being added, edited or renamed)."""
+    scopes = {name: r for name, r in policy.scopes.items() if name != renamed_from}
+    roles = policy.roles
+    if renamed_from and renamed_from != scope:
+        roles = {
+            role: frozenset(scope if s == renamed_from else s for s in held)
+            for role, held in policy.roles.items()
+        }
+    return Policy(scopes={**scopes, scope: rule}, roles=roles, attributes=policy.attributes)

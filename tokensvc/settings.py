@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "oauth2_provider",
     "django_countries",
+    "auditlog",
     "accounts",
     "claims",
 ]
@@ -64,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Who changed what in the admin: the signed-in officer becomes the audit entry's actor.
+    "auditlog.middleware.AuditlogMiddleware",
 ]
 
 ROOT_URLCONF = "tokensvc.urls"
@@ -203,6 +206,9 @@ SPECTACULAR_SETTINGS = {
     },
     "SECURITY": [{"bearerAuth": []}],
 }
+
+# ---------------------------------------------------------------- audit trail (django-auditlog)
+AUDITLOG_STORE_JSON_CHANGES = True
 
 # ---------------------------------------------------------------- i18n and static files
 LANGUAGE_CODE = "en-us"

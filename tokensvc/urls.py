@@ -5,12 +5,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from claims.admin_policy import policy_matrix_view
 from tokensvc import views
 from tokensvc.authorization import AuthorizationView
 
-admin.site.site_header = "Token service administration"
-admin.site.site_title = "Token service"
-admin.site.index_title = "Policy, clients and tokens"
+admin.site.site_header = "Token service: security administration"
+admin.site.site_title = "Token service admin"
+admin.site.index_title = "Policy, clients, tokens and audit trail"
 
 # Under DOT's namespace, so that its views (authorization, metadata) find their siblings.
 oauth_patterns = [
@@ -30,6 +31,7 @@ urlpatterns = [
     path("api/v1/", include("claims.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/policy-matrix/", admin.site.admin_view(policy_matrix_view), name="policy-matrix"),
     path("admin/", admin.site.urls),
 ]
 

@@ -330,14 +330,19 @@ def test_policy_change_in_the_admin_applies_to_the_next_request(client, admin_cl
     token, url = issue_token("manager"), f"{API}{customer.pk}/"
     assert "address" in get(client, url, token).json()
     manager = Role.objects.get(name="manager")
-    response = admin_client.post(
-        f"/admin/accounts/role/{manager.pk}/change/",
-        {
-            "name": "manager",
-            "description": manager.description,
-            "scopes": [Scope.objects.get(name="profile:read").pk],
-        },
-    )
+    form = {
+        "name": "manager",
+        "description": manager.description,
+        "scopes": [Scope.objects.get(name="profile:read").pk],
+    }
+    change_url = f"/admin/accounts/role/{manager.pk}/change/"
+    # First the officer sees the impact, and nothing is applied yet.
+    preview = admin_client.post(change_url, form)
+    assert preview.status_code == 200
+    assert b"address.city" in preview.content
+    assert "address" in get(client, url, token).json()
+    # Confirmed, it applies to the very next request of the token issued before.
+    response = admin_client.post(change_url, {**form, "_impact_confirmed": "1"})
     assert response.status_code == 302, response.content
     assert shape(get(client, url, token).json()) == {"profile": PROFILE}
 

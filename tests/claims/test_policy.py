@@ -12,9 +12,13 @@ from claims.policy import (
     forbidden_writes,
     grant_for,
     granted_claims,
+    impact,
     refused_scopes,
+    role_grant,
     token_grant,
     visible,
+    with_role,
+    with_scope,
 )
 
 PROFILE = frozenset({"profile.name", "profile.email", "profile.age"})
@@ -196,3 +200,46 @@ def test_granted_claims_groups_exactly_the_readable_claims(policy, scopes):
     flattened = {f"{category}.{name}" for category, names_ in grouped.items() for name in names_}
     assert flattened == grant.readable
     assert all(names_ == sorted(names_) and names_ for names_ in grouped.values())
+
+
+# ------------------------------------------------------------------ impact of a change
+
+
+def test_removing_a_scope_from_a_role_is_a_loss_for_that_role_only():
+    after = with_role(MISSION, "manager", ["profile:read"])
+    changes = impact(MISSION, after)
+    assert list(changes) == ["manager"]
+    assert changes["manager"].lost_read == ADDRESS
+    assert not changes["manager"].gained_read
+
+
+def test_widening_a_scope_reaches_every_role_holding_it():
+    wider = ScopeRule("read", PROFILE | {"banking.iban"})
+    changes = impact(MISSION, with_scope(MISSION, "profile:read", wider))
+    assert sorted(changes) == ["editor", "manager"]
+    assert all(change.gained_read == {"banking.iban"} for change in changes.values())
+
+
+def test_renaming_a_scope_keeps_its_roles():
+    rule = MISSION.scopes["basic:read"]
+    after = with_scope(MISSION, "names:read", rule, renamed_from="basic:read")
+    assert impact(MISSION, after) == {}
+    assert after.role_scopes("viewer") == {"names:read"}
+
+
+@given(policies(), policies())
+def test_impact_is_exactly_the_difference_of_the_role_grants(before, after):
+    changes = impact(before, after)
+    for role in before.roles.keys() | after.roles.keys():
+        old, new = role_grant(role, before), role_grant(role, after)
+        change = changes.get(role)
+        if old == new or (old.readable == new.readable and old.writable == new.writable):
+            assert change is None
+        else:
+            assert new.readable == (old.readable - change.lost_read) | change.gained_read
+            assert new.writable == (old.writable - change.lost_write) | change.gained_write
+
+
+@given(policies())
+def test_a_policy_has_no_impact_on_itself(policy):
+    assert impact(policy, policy) == {}
