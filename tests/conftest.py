@@ -1,9 +1,20 @@
 """Shared fixtures: the seeded policy comes from the migrations, clients from the services."""
 
+import uuid
+
 import pytest
 
 from accounts.models import Role
 from accounts.services import IssuedClient, client_create
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_namespace(settings):
+    """Each test gets its own cache key prefix, so rate-limit counters never leak between tests
+    (or between parallel workers sharing one Redis)."""
+    caches = {name: {**config} for name, config in settings.CACHES.items()}
+    caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = caches
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from accounts.authentication import (
     client_verify,
     credentials_presented,
 )
+from accounts.throttling import authentication_slot
 from claims.models import Scope
 from claims.policy import granted_claims, refused_scopes, token_grant
 from claims.selectors import policy_get
@@ -74,10 +75,15 @@ class Validator(OAuth2Validator):
             attempt.client_identifier = presented.client_id
             if presented.method == "none":
                 raise ClientRefused("no client secret")
+            # Raises TooManyFailures before any verification; the view answers 429.
+            slot = authentication_slot(
+                client_id=presented.client_id, source_ip=request.headers.get("REMOTE_ADDR")
+            )
             client = client_verify(presented, api_key=request.headers.get(API_KEY_HEADER))
         except ClientRefused as refused:
             attempt.refuse(refused.reason, refused.client)
             return False
+        slot.release()
         request.client = attempt.client = client
         request.client_id = client.client_id
         return True

@@ -210,6 +210,12 @@ SPECTACULAR_SETTINGS = {
 # ---------------------------------------------------------------- audit trail (django-auditlog)
 AUDITLOG_STORE_JSON_CHANGES = True
 
+# ---------------------------------------------------------------- brute-force limits
+# Failed client authentications allowed per window, per client_id and per source address.
+AUTH_FAILURE_WINDOW = _positive_int("AUTH_FAILURE_WINDOW", 300)
+AUTH_FAILURE_LIMIT_PER_CLIENT = _positive_int("AUTH_FAILURE_LIMIT_PER_CLIENT", 10)
+AUTH_FAILURE_LIMIT_PER_ADDRESS = _positive_int("AUTH_FAILURE_LIMIT_PER_ADDRESS", 100)
+
 # ---------------------------------------------------------------- i18n and static files
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -11,7 +11,8 @@ from oauth2_provider import views as dot_views
 
 from accounts.authentication import ClientRefused, client_verify, credentials_presented
 from accounts.models import AuditEvent
-from tokensvc.attempts import Attempt, attempt_context, attempt_record
+from accounts.throttling import TooManyFailures, authentication_slot
+from tokensvc.attempts import Attempt, attempt_context, attempt_record, source_ip
 from tokensvc.errors import (
     INVALID_CLIENT_DESCRIPTION,
     NO_STORE_HEADERS,
@@ -66,6 +67,18 @@ def _from_oauthlib(headers: dict, body: str | None, status: int) -> tuple[HttpRe
     return response, error
 
 
+def too_many_failures(error: TooManyFailures) -> HttpResponse:
+    response = json_response(
+        {
+            "error": OAuthErrorCode.TEMPORARILY_UNAVAILABLE,
+            "error_description": "Too many failed client authentications; retry later.",
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(error.retry_after)
+    return response
+
+
 class _FormEndpoint:
     """What the three POST endpoints share: method, CSRF, secrets kept out of error reports."""
 
@@ -90,7 +103,12 @@ class TokenView(_FormEndpoint, dot_views.TokenView):
                 attempt_record(attempt, request, action=Action.TOKEN_REFUSED, error=error.code)
                 return error_response(error)
             attempt.requested_scope = params.get("scope", "")[:500]
-            _uri, headers, body, status = self.create_token_response(request)
+            try:
+                _uri, headers, body, status = self.create_token_response(request)
+            except TooManyFailures as limited:
+                attempt.refuse("too many failed authentications")
+                attempt_record(attempt, request, action=Action.TOKEN_REFUSED, error="rate_limited")
+                return too_many_failures(limited)
             response, error = _from_oauthlib(headers, body, status)
             action = Action.TOKEN_REFUSED if error else Action.TOKEN_ISSUED
             attempt_record(attempt, request, action=action, error=error)
@@ -108,7 +126,12 @@ class RevokeView(_FormEndpoint, dot_views.RevokeTokenView):
                 attempt.refuse(error.reason)
                 attempt_record(attempt, request, action=Action.REVOCATION_REFUSED, error=error.code)
                 return error_response(error)
-            _uri, headers, body, status = self.create_revocation_response(request)
+            try:
+                _uri, headers, body, status = self.create_revocation_response(request)
+            except TooManyFailures as limited:
+                attempt.refuse("too many failed authentications")
+                attempt_record(attempt, request, action=Action.REVOCATION_REFUSED, error="rate_limited")
+                return too_many_failures(limited)
             response, error = _from_oauthlib(headers, body, status)
             action = Action.REVOCATION_REFUSED if error else Action.TOKEN_REVOKED
             attempt_record(attempt, request, action=action, error=error)
@@ -130,6 +153,10 @@ class IntrospectView(_FormEndpoint, View):
                 attempt.refuse(error.reason)
                 attempt_record(attempt, request, action=Action.INTROSPECTION_REFUSED, error=error.code)
                 return error_response(error)
+            except TooManyFailures as limited:
+                attempt.refuse("too many failed authentications")
+                attempt_record(attempt, request, action=Action.INTROSPECTION_REFUSED, error="rate_limited")
+                return too_many_failures(limited)
             answer = introspect(token, hint=params.get("token_type_hint"))
             attempt.granted_scope = answer.get("scope", "")
             attempt_record(attempt, request, action=Action.TOKEN_INTROSPECTED)
@@ -144,7 +171,9 @@ class IntrospectView(_FormEndpoint, View):
                 body_secret=params.get("client_secret"),
             )
             attempt.client_identifier = presented.client_id
+            slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
             client = client_verify(presented, api_key=request.headers.get("X-Api-Key"))
+            slot.release()
         except ClientRefused as refused:
             attempt.client = refused.client
             raise OAuthError(

@@ -1,0 +1,132 @@
+"""Failed client authentications are limited per client_id and per address, before verifying."""
+
+import base64
+import threading
+from urllib.parse import urlencode
+
+import pytest
+
+from accounts import authentication
+from accounts.throttling import TooManyFailures, authentication_slot
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture(autouse=True)
+def _limits(settings):
+    settings.AUTH_FAILURE_LIMIT_PER_CLIENT = 10
+    settings.AUTH_FAILURE_LIMIT_PER_ADDRESS = 40
+    settings.AUTH_FAILURE_WINDOW = 300
+
+
+def post_token(client, client_id: str, secret: str, api_key: str | None, **extra):
+    headers = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+    if api_key:
+        headers["HTTP_X_API_KEY"] = api_key
+    return client.post(
+        "/oauth/token/",
+        urlencode({"grant_type": "client_credentials"}),
+        content_type=FORM,
+        **headers,
+        **extra,
+    )
+
+
+@pytest.mark.django_db
+def test_after_the_limit_even_the_right_secret_gets_429(client, make_client):
+    issued = make_client("manager")
+    cid = issued.client.client_id
+    for _ in range(10):
+        assert post_token(client, cid, "wrong", issued.api_key).status_code == 401
+    limited = post_token(client, cid, issued.client_secret, issued.api_key)
+    assert limited.status_code == 429
+    assert 1 <= int(limited["Retry-After"]) <= 300
+    assert limited.json()["error"] == "temporarily_unavailable"
+    assert limited["Cache-Control"] == "no-store"
+
+
+@pytest.mark.django_db
+def test_wrong_api_keys_count_as_failures(client, make_client):
+    issued = make_client("manager")
+    for _ in range(10):
+        post_token(client, issued.client.client_id, issued.client_secret, "wrong-key")
+    assert (
+        post_token(client, issued.client.client_id, issued.client_secret, issued.api_key).status_code == 429
+    )
+
+
+@pytest.mark.django_db
+def test_other_clients_are_unaffected(client, make_client):
+    victim, other = make_client("manager"), make_client("viewer")
+    for _ in range(12):
+        post_token(client, victim.client.client_id, "wrong", victim.api_key)
+    assert post_token(client, other.client.client_id, other.client_secret, other.api_key).status_code == 200
+
+
+@pytest.mark.django_db
+def test_successes_use_no_quota_and_never_reset_it(client, make_client):
+    issued = make_client("manager")
+    cid = issued.client.client_id
+    for _ in range(25):
+        assert post_token(client, cid, issued.client_secret, issued.api_key).status_code == 200
+    for _ in range(9):
+        post_token(client, cid, "wrong", issued.api_key)
+    assert post_token(client, cid, issued.client_secret, issued.api_key).status_code == 200
+    assert post_token(client, cid, "wrong", issued.api_key).status_code == 401  # the 10th failure
+    assert post_token(client, cid, issued.client_secret, issued.api_key).status_code == 429
+
+
+@pytest.mark.django_db
+def test_one_address_is_limited_across_client_ids(client, make_client):
+    for number in range(40):
+        post_token(client, f"guess-{number}", "wrong", None, REMOTE_ADDR="203.0.113.9")
+    assert post_token(client, "guess-41", "wrong", None, REMOTE_ADDR="203.0.113.9").status_code == 429
+    issued = make_client("viewer")
+    elsewhere = post_token(client, issued.client.client_id, issued.client_secret, issued.api_key)
+    assert elsewhere.status_code == 200
+
+
+@pytest.mark.django_db
+def test_limited_attempts_never_reach_secret_verification(client, make_client, monkeypatch):
+    issued = make_client("manager")
+    verified = []
+    real = authentication.check_password
+    monkeypatch.setattr(authentication, "check_password", lambda *a: verified.append(1) or real(*a))
+    for _ in range(30):
+        post_token(client, issued.client.client_id, "wrong", issued.api_key)
+    assert len(verified) == 10
+
+
+@pytest.mark.django_db
+def test_introspection_and_revocation_share_the_limit(client, make_client):
+    issued = make_client("viewer", is_resource_server=True)
+    cid = issued.client.client_id
+    for _ in range(10):
+        post_token(client, cid, "wrong", issued.api_key)
+    auth = "Basic " + base64.b64encode(f"{cid}:{issued.client_secret}".encode()).decode()
+    for url in ("/oauth/introspect/", "/oauth/revoke/"):
+        response = client.post(
+            url, "token=x", content_type=FORM, HTTP_AUTHORIZATION=auth, HTTP_X_API_KEY=issued.api_key
+        )
+        assert response.status_code == 429, url
+    assert response.json()["error"] == "temporarily_unavailable"
+
+
+def test_concurrent_attempts_get_at_most_the_limit_of_slots():
+    """100 simultaneous attempts against a limit of 10: at most 10 may verify (atomic counter)."""
+    granted, barrier = [], threading.Barrier(100)
+
+    def attempt():
+        barrier.wait()
+        try:
+            authentication_slot(client_id="burst", source_ip=None)
+            granted.append(1)
+        except TooManyFailures:
+            pass
+
+    threads = [threading.Thread(target=attempt) for _ in range(100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(granted) == 10
