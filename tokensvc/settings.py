@@ -87,6 +87,22 @@ TEMPLATES = [
     },
 ]
 
+# ---------------------------------------------------------------- transport security
+# Production runs behind TLS: HTTPS only, HSTS, cookies never sent in clear. Behind a proxy that
+# terminates TLS, set TRUST_X_FORWARDED_PROTO so Django knows the original scheme.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = 0 if DEBUG else env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
 # ---------------------------------------------------------------- database
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
@@ -157,6 +173,8 @@ OAUTH2_PROVIDER = {
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "PKCE_REQUIRED": True,
+    # Browser apps get their codes over TLS only (plain http for local development).
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"] if DEBUG else ["https"],
     "CLIENT_SECRET_HASHER": "keyed_sha256",
     "SCOPES_BACKEND_CLASS": "tokensvc.oauth.RoleScopes",
     # Every RFC 9700 switch on: no implicit or password grant, PKCE S256 only, tokens only
