@@ -9,7 +9,7 @@ from rest_framework.authentication import BaseAuthentication
 from claims.policy import Grant, Policy
 from claims.selectors import policy_get
 from tokensvc.errors import REALM
-from tokensvc.selectors import access_token_find, access_token_grant, access_token_is_live
+from tokensvc.selectors import BearerToken, bearer_token_find, bearer_token_grant
 
 MAX_TOKEN_LENGTH = 512
 
@@ -22,7 +22,7 @@ class Caller:
     permissions are decided from this object, never from `request.user`.
     """
 
-    token: object
+    token: BearerToken
     grant: Grant
     policy: Policy
 
@@ -35,12 +35,13 @@ class BearerTokenAuthentication(BaseAuthentication):
         raw = raw.strip()
         if not raw or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii() or not raw.isprintable() or " " in raw:
             raise exceptions.AuthenticationFailed("The access token is malformed.")
-        token = access_token_find(raw)
-        if token is None or not access_token_is_live(token):
+        token = bearer_token_find(raw)
+        if token is None or not token.is_live():
             raise exceptions.AuthenticationFailed("The access token is invalid, expired or revoked.")
         policy = policy_get()
-        caller = Caller(token=token, grant=access_token_grant(token, policy), policy=policy)
-        return token.user or AnonymousUser(), caller
+        caller = Caller(token=token, grant=bearer_token_grant(token, policy), policy=policy)
+        # The caller is `request.auth`; a client-credentials token has no person behind it.
+        return AnonymousUser(), caller
 
     def authenticate_header(self, request) -> str:
         return f'Bearer realm="{REALM}"'

@@ -2,9 +2,8 @@
 
 from claims.policy import granted_claims
 from tokensvc.selectors import (
-    access_token_find,
-    access_token_grant,
-    access_token_is_live,
+    bearer_token_find,
+    bearer_token_grant,
     refresh_token_find,
     refresh_token_is_live,
 )
@@ -15,6 +14,10 @@ INACTIVE = {"active": False}
 def _subject(token) -> str:
     """The person for a user's token, else the client itself (as RFC 9068 does)."""
     return str(token.user.pk) if token.user is not None else token.application.client_id
+
+
+def _bearer_subject(token) -> str:
+    return str(token.user_pk) if token.user_pk is not None else token.client_id
 
 
 def introspect(raw: str, *, hint: str | None = None) -> dict:
@@ -30,20 +33,20 @@ def introspect(raw: str, *, hint: str | None = None) -> dict:
 
 
 def _access_token_details(raw: str) -> dict | None:
-    token = access_token_find(raw)
+    token = bearer_token_find(raw)
     if token is None:
         return None
-    if not access_token_is_live(token):
+    if not token.is_live():
         return INACTIVE
-    grant = access_token_grant(token)
+    grant = bearer_token_grant(token)
     return {
         "active": True,
         "scope": " ".join(sorted(grant.scopes)),
-        "client_id": token.application.client_id,
+        "client_id": token.client_id,
         "token_type": "Bearer",
         "exp": int(token.expires.timestamp()),
         "iat": int(token.created.timestamp()),
-        "sub": _subject(token),
+        "sub": _bearer_subject(token),
         "granted_claims": granted_claims(grant),
     }
 
