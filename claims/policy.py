@@ -30,6 +30,7 @@ class Policy:
     scopes: Mapping[str, ScopeRule] = field(default_factory=dict)
     roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
     attributes: Mapping[str, str] = field(default_factory=dict)  # 'profile.email' -> 'email'
+    role_names: Mapping[int, str] = field(default_factory=dict)  # role id -> name
 
     def role_scopes(self, role: str | None) -> frozenset[str]:
         """The scopes a role holds now, limited to scopes that exist."""
@@ -155,4 +156,9 @@ def with_scope(policy: Policy, scope: str, rule: ScopeRule, *, renamed_from: str
             role: frozenset(scope if s == renamed_from else s for s in held)
             for role, held in policy.roles.items()
         }
-    return Policy(scopes={**scopes, scope: rule}, roles=roles, attributes=policy.attributes)
+    return Policy(
+        scopes={**scopes, scope: rule},
+        roles=roles,
+        attributes=policy.attributes,
+        role_names=policy.role_names,
+    )

@@ -34,12 +34,11 @@ def policy_build() -> Policy:
         )
         for scope in Scope.objects.prefetch_related("claims__category")
     }
-    roles = {
-        role.name: frozenset(scope.name for scope in role.scopes.all())
-        for role in Role.objects.prefetch_related("scopes")
-    }
+    all_roles = list(Role.objects.prefetch_related("scopes"))
+    roles = {role.name: frozenset(scope.name for scope in role.scopes.all()) for role in all_roles}
     attributes = {claim.qualified_name: claim.attribute for claim in Claim.objects.select_related("category")}
-    return Policy(scopes=scopes, roles=roles, attributes=attributes)
+    role_names = {role.pk: role.name for role in all_roles}
+    return Policy(scopes=scopes, roles=roles, attributes=attributes, role_names=role_names)
 
 
 def policy_get() -> Policy:

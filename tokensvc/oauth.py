@@ -46,7 +46,7 @@ class RoleScopes(BaseScopes):
         policy = policy_get()
         if application is None:
             return sorted(policy.scopes)
-        return sorted(policy.role_scopes(holder_role(application, getattr(request, "user", None))))
+        return sorted(policy.role_scopes(holder_role(application, getattr(request, "user", None), policy)))
 
     def get_default_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
         if application is None:
@@ -109,7 +109,7 @@ class Validator(OAuth2Validator):
         attempt = current_attempt()
         attempt.requested_scope = " ".join(scopes)
         policy = policy_get()
-        role = holder_role(client, getattr(request, "user", None))
+        role = holder_role(client, getattr(request, "user", None), policy)
         refused = refused_scopes(scopes, role, policy)
         if refused:
             attempt.refuse(f"scopes outside role {role!r}: {' '.join(sorted(refused))}")
@@ -140,12 +140,14 @@ class Validator(OAuth2Validator):
         `invalid_scope`, since it is no longer within the original grant.
         """
         original = super().get_original_scopes(refresh_token, request, *args, **kwargs)
-        allowed = policy_get().role_scopes(holder_role(request.client, request.user))
+        policy = policy_get()
+        allowed = policy.role_scopes(holder_role(request.client, request.user, policy))
         return " ".join(scope for scope in str(original or "").split() if scope in allowed)
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         super().save_bearer_token(token, request, *args, **kwargs)
-        grant = token_grant(token["scope"].split(), holder_role(request.client, request.user), policy_get())
+        policy = policy_get()
+        grant = token_grant(token["scope"].split(), holder_role(request.client, request.user, policy), policy)
         # oauthlib serialises this dict after saving it: the response gains the claims.
         token["granted_claims"] = granted_claims(grant)
         attempt = current_attempt()

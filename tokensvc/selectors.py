@@ -22,11 +22,14 @@ def token_checksum(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def holder_role(client, user) -> str | None:
-    """Whose role decides: the signed-in person's (authorization-code flow), else the client's."""
+def holder_role(client, user, policy: Policy) -> str | None:
+    """Whose role decides: the signed-in person's (authorization-code flow), else the client's.
+
+    Named through the cached policy, so no role row is read per request.
+    """
     if user is not None and getattr(user, "pk", None) is not None:
-        return user.role.name if user.role_id else None
-    return client.role.name if client is not None else None
+        return policy.role_names.get(user.role_id)
+    return policy.role_names.get(client.role_id) if client is not None else None
 
 
 @dataclass(frozen=True)
