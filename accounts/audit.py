@@ -3,6 +3,11 @@
 from accounts.models import AuditEvent, Client, User
 
 
+def _text(value: str, limit: int) -> str:
+    """Caller-controlled text as the database can store it: no NUL (PostgreSQL refuses it)."""
+    return value.replace("\x00", "\ufffd")[:limit]
+
+
 def audit_record(
     *,
     action: AuditEvent.Action,
@@ -19,11 +24,11 @@ def audit_record(
     return AuditEvent.objects.create(
         action=action,
         client=client,
-        client_identifier=(client.client_id if client else client_identifier)[:100],
+        client_identifier=_text(client.client_id if client else client_identifier, 100),
         user=user,
-        requested_scope=requested_scope[:500],
-        granted_scope=granted_scope[:500],
-        error=error[:40],
-        reason=reason[:200],
+        requested_scope=_text(requested_scope, 500),
+        granted_scope=_text(granted_scope, 500),
+        error=_text(error, 40),
+        reason=_text(reason, 200),
         source_ip=source_ip,
     )

@@ -27,14 +27,28 @@ def _depth(value: object, limit: int) -> int:
     return 0
 
 
+def _content_length(parser_context: dict | None) -> int:
+    request = (parser_context or {}).get("request")
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
+    except ValueError:
+        raise ParseError("Invalid Content-Length.") from None
+
+
 class StrictJSONParser(BaseParser):
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None) -> object:
-        # DRF's request stream honours DATA_UPLOAD_MAX_MEMORY_SIZE (RequestDataTooBig -> 413).
-        raw = stream.read(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1) if stream is not None else b""
-        if len(raw) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        announced = _content_length(parser_context)
+        if announced > limit:
+            raise RequestDataTooBig("body too large")  # refused before reading a byte of it
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
             raise RequestDataTooBig("body too large")
+        if len(raw) < announced:
+            # RFC 9112 §6.3: a body shorter than its Content-Length is incomplete.
+            raise ParseError("The body is shorter than its Content-Length.")
         try:
             data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
         except (UnicodeDecodeError, ValueError, RecursionError):

@@ -63,9 +63,14 @@ def claim_names_by_attribute() -> dict[str, str]:
 _CUSTOMER_SQL = f"SELECT * FROM {Customer._meta.db_table} WHERE id = %s"  # noqa: S608  (no input)
 
 
+MAX_ID = 2**63 - 1
+
+
 def customer_get(*, customer_id: int) -> Customer | None:
     """One customer, or None. A raw query: the API's detail read skips ORM query compilation,
     while `raw()` still applies the database's value converters (decimals, dates)."""
+    if not 0 < customer_id <= MAX_ID:
+        return None  # no such row, and SQLite cannot even bind a larger integer
     return next(iter(Customer.objects.raw(_CUSTOMER_SQL, [customer_id])), None)
 
 

@@ -40,7 +40,9 @@ class AddressSchema(serializers.Serializer):
     street = serializers.CharField(required=False)
     city = serializers.CharField(required=False)
     postal_code = serializers.CharField(required=False)
-    country = serializers.CharField(required=False, help_text="ISO 3166-1 alpha-2 code, e.g. 'DE'.")
+    country = serializers.CharField(
+        required=False, allow_null=True, help_text="ISO 3166-1 alpha-2 code, e.g. 'DE'; null when unknown."
+    )
 
 
 class BankingSchema(serializers.Serializer):
@@ -84,4 +86,9 @@ class ForbiddenClaimsSchema(ErrorSchema):
 
 
 class InvalidClaimsSchema(ErrorSchema):
-    invalid_claims = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    invalid_claims = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="What is wrong, per claim ('profile.email') or 'non_field_errors'; absent when the body "
+        "is not JSON at all.",
+    )

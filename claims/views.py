@@ -124,7 +124,7 @@ def searchable_attributes(caller: Caller) -> list[str]:
 def page_numbers(request: Request) -> tuple[int, int]:
     def whole(name: str, default: int, maximum: int) -> int:
         raw = request.query_params.get(name, str(default))
-        if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        if not raw.isdigit() or len(raw) > 12 or not 1 <= int(raw) <= maximum:
             raise InvalidParameter(f"'{name}' must be a whole number from 1 to {maximum}.")
         return int(raw)
 
@@ -147,13 +147,21 @@ class CustomerListView(APIView):
                 "page_size", int, description=f"1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})."
             ),
         ],
-        responses={200: CustomerPageSchema, 400: ErrorSchema, **ERRORS},
+        responses={
+            200: CustomerPageSchema,
+            400: ErrorSchema,
+            404: OpenApiResponse(ErrorSchema, description="No such page."),
+            **ERRORS,
+        },
     )
     def get(self, request: Request) -> Response:
         caller: Caller = request.auth
         page_number, page_size = page_numbers(request)
+        search = request.query_params.get("search", "").strip()[:200]
+        if "\x00" in search:
+            raise InvalidParameter("'search' must not contain NUL characters.")
         customers = customer_list(
-            search=request.query_params.get("search", "").strip()[:200],
+            search=search,
             search_attributes=searchable_attributes(caller),
             order_by=ordering(request, caller),
         )

@@ -41,6 +41,9 @@ def form_params(request: HttpRequest) -> dict[str, str]:
         raise _invalid("The request body is too large.", status=413) from None
     if len(body) > MAX_FORM_BYTES:
         raise _invalid("The request body is too large.", status=413)
+    if len(body) < length:
+        # RFC 9112 §6.3: a body shorter than its Content-Length is incomplete; never act on it.
+        raise _invalid("The request body is shorter than its Content-Length.")
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError):

@@ -9,6 +9,7 @@ import secrets
 
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
+from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.authentication import (
     ClientRefused,
@@ -146,6 +147,12 @@ class Validator(OAuth2Validator):
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         super().save_bearer_token(token, request, *args, **kwargs)
+        if not token.get("access_token"):
+            # Two concurrent uses of one refresh token: DOT answers the later one with the
+            # tokens the first one minted, which hashed storage cannot give back (blank). With
+            # no grace period that second use is a replay, and is refused like one.
+            current_attempt().refuse("refresh token used concurrently")
+            raise errors.InvalidGrantError(request=request)
         policy = policy_get()
         grant = token_grant(token["scope"].split(), holder_role(request.client, request.user, policy), policy)
         # oauthlib serialises this dict after saving it: the response gains the claims.
