@@ -3,6 +3,7 @@
 import logging
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -64,6 +65,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     """Every API error as JSON: {"error": code, "error_description": ..., extra members}."""
     if isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge()
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return None  # re-raised: DatabaseUnavailableMiddleware answers 503 for every endpoint
     response = drf_exception_handler(exc, context)
     if response is None:
         # Anything unexpected is still JSON in the documented shape, and logged for operators.
