@@ -38,9 +38,9 @@ def server_without_database():
     try:
         for _ in range(100):
             try:
-                requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=1)
+                requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.1)
         else:
             pytest.fail("gunicorn did not start")

@@ -1,0 +1,108 @@
+"""Several nodes: two gunicorn servers sharing PostgreSQL and Redis behave as one service."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import Role
+from accounts.services import client_create
+from claims.models import Customer, Scope
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def nodes():
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        pytest.skip("needs PostgreSQL and Redis (DATABASE_URL and REDIS_URL): the nodes must share both")
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "AUTH_FAILURE_LIMIT_PER_CLIENT": "3",
+    }
+    processes, urls = [], []
+    for _ in range(2):
+        port = free_port()
+        command = [sys.executable, "-m", "gunicorn", "tokensvc.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"]
+        processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL))  # noqa: S603
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for url in urls:
+            for _ in range(100):
+                try:
+                    requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=5)
+                    break
+                except requests.RequestException:
+                    time.sleep(0.1)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=10)
+        connection.close()
+
+
+def test_two_nodes_share_tokens_revocation_policy_and_limits(nodes):
+    one, two = nodes
+    issued = client_create(name="crm", role=Role.objects.get(name="manager"))
+    customer = Customer.objects.create(name="Ada", email="ada@example.com", city="London")
+    credentials = {
+        "auth": (issued.client.client_id, issued.client_secret),
+        "headers": {"X-API-Key": issued.api_key},
+    }
+
+    token = requests.post(
+        f"{one}/oauth/token/", data={"grant_type": "client_credentials"}, timeout=10, **credentials
+    )
+    assert token.status_code == 200
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    record = f"/api/v1/customers/{customer.pk}/"
+    # Issued on one, accepted on the other (and every worker of both is warmed up).
+    for _ in range(4):
+        for node in (one, two):
+            assert "address" in requests.get(f"{node}{record}", headers=bearer, timeout=10).json()
+
+    # A policy change is seen by the very next request on both nodes.
+    Role.objects.get(name="manager").scopes.remove(Scope.objects.get(name="address:read"))
+    for node in (two, one):
+        assert "address" not in requests.get(f"{node}{record}", headers=bearer, timeout=10).json()
+
+    # Revoked through one, refused by the other at once.
+    revoked = requests.post(
+        f"{one}/oauth/revoke/", data={"token": token.json()["access_token"]}, timeout=10, **credentials
+    )
+    assert revoked.status_code == 200
+    assert requests.get(f"{two}{record}", headers=bearer, timeout=10).status_code == 401
+
+    # Failed authentications on both nodes count against one shared limit of 3.
+    wrong = {"auth": (issued.client.client_id, "wrong"), "headers": {"X-API-Key": issued.api_key}}
+    statuses = [
+        requests.post(
+            f"{node}/oauth/token/", data={"grant_type": "client_credentials"}, timeout=10, **wrong
+        ).status_code
+        for node in (one, two, one, two)
+    ]
+    assert statuses == [401, 401, 401, 429]
