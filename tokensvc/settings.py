@@ -1,5 +1,6 @@
 """Django settings for the token service: every environment variable the project reads is read here."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "django_countries",
     "auditlog",
+    "axes",
     "accounts",
     "claims",
 ]
@@ -68,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Who changed what in the admin: the signed-in officer becomes the audit entry's actor.
     "auditlog.middleware.AuditlogMiddleware",
+    # Answers locked-out logins (admin and the people's sign-in page); keep it last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tokensvc.urls"
@@ -141,6 +145,12 @@ else:
 # ---------------------------------------------------------------- auth
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
+
+AUTHENTICATION_BACKENDS = [
+    # Refuses password logins for a locked-out username and address before checking anything.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 PASSWORD_HASHERS = [
     # People's passwords: the slow default.
@@ -238,6 +248,16 @@ AUDITLOG_STORE_JSON_CHANGES = True
 AUTH_FAILURE_WINDOW = _positive_int("AUTH_FAILURE_WINDOW", 300)
 AUTH_FAILURE_LIMIT_PER_CLIENT = _positive_int("AUTH_FAILURE_LIMIT_PER_CLIENT", 10)
 AUTH_FAILURE_LIMIT_PER_ADDRESS = _positive_int("AUTH_FAILURE_LIMIT_PER_ADDRESS", 100)
+
+# Password sign-in (admin and /accounts/login/): after 5 failures for one username from one
+# address, a 15-minute cool-off; every failure and lockout is recorded (django-axes).
+AXES_FAILURE_LIMIT = _positive_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=_positive_int("LOGIN_COOLOFF_SECONDS", 900))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_SENSITIVE_PARAMETERS = ["password"]
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False
 
 # ---------------------------------------------------------------- i18n and static files
 LANGUAGE_CODE = "en-us"
