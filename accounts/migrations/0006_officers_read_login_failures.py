@@ -22,7 +22,9 @@ def revoke(apps, schema_editor):
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     group = Group.objects.get(name=OFFICERS_GROUP)
-    group.permissions.remove(*Permission.objects.filter(content_type__app_label="axes", codename__in=CODENAMES))
+    group.permissions.remove(
+        *Permission.objects.filter(content_type__app_label="axes", codename__in=CODENAMES)
+    )
 
 
 class Migration(migrations.Migration):
