@@ -6,7 +6,11 @@ or the user's role in the authorization-code flow), and what the token response 
 """
 
 import secrets
+from datetime import timedelta
 
+from django.conf import settings
+from django.db.models import Min
+from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
 from oauthlib.oauth2.rfc6749 import errors
@@ -125,6 +129,9 @@ class Validator(OAuth2Validator):
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             current_attempt().refuse("refresh token unknown, expired, revoked or of another client")
             return False
+        if self._family_outlived(request.refresh_token_instance):
+            current_attempt().refuse("the refresh token family is older than REFRESH_TOKEN_LIFETIME")
+            return False
         user = request.user
         if user is not None and not user.is_active:
             current_attempt().refuse("the person is disabled")
@@ -133,6 +140,16 @@ class Validator(OAuth2Validator):
             current_attempt().refuse("the holder's role no longer holds any scope of this token")
             return False
         return True
+
+    @staticmethod
+    def _family_outlived(refresh_token) -> bool:
+        """Rotation keeps a session alive one refresh at a time; the family as a whole still ends
+        REFRESH_TOKEN_LIFETIME after the sign-in that started it (DOT's own expiry slides)."""
+        started = refresh_token.created
+        if refresh_token.token_family:
+            family = type(refresh_token).objects.filter(token_family=refresh_token.token_family)
+            started = family.aggregate(first=Min("created"))["first"] or started
+        return started + timedelta(seconds=settings.REFRESH_TOKEN_LIFETIME) <= timezone.now()
 
     def get_original_scopes(self, refresh_token, request, *args, **kwargs) -> str:
         """The refreshed token's scopes that the holder's role still holds now.

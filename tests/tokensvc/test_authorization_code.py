@@ -1,6 +1,9 @@
 """People sign in through the authorization-code flow with PKCE; tokens follow the person's role."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from oauth2_provider.models import get_grant_model, get_refresh_token_model
 
 from accounts.models import Role, User
@@ -496,3 +499,18 @@ def test_disabled_app_cannot_refresh(client):
     tokens = people_tokens(client, app, user)
     type(app).objects.filter(pk=app.pk).update(is_active=False)
     _assert_token_error(refresh(client, app, tokens["refresh_token"]), 401, "invalid_client")
+
+
+@pytest.mark.django_db
+def test_refresh_family_ends_at_the_absolute_lifetime(client, settings):
+    app, user = browser_app(), person()
+    client.force_login(user)
+    tokens = people_tokens(client, app, user)
+    rotated = refresh(client, app, tokens["refresh_token"]).json()
+    assert "refresh_token" in rotated
+    # The family began one lifetime ago: rotation cannot stretch it any further.
+    started = timezone.now() - timedelta(seconds=settings.REFRESH_TOKEN_LIFETIME)
+    get_refresh_token_model().objects.update(created=started)
+    response = refresh(client, app, rotated["refresh_token"])
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
