@@ -48,3 +48,13 @@ migrations-check: install-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+# Benchmarks (bench/run.py): every scenario as a ratio to a bare Django view, on one gunicorn
+# worker; SQLite under bench/results/ unless DATABASE_URL is set. Needs wrk (installed when root).
+.PHONY: bench bench-growth
+
+bench: install-dev
+	$(BIN)/python bench/run.py
+
+bench-growth: install-dev
+	$(BIN)/python bench/run.py --growth

@@ -1,0 +1,1 @@
+"""Benchmark harness of the token service (`make bench`, `make bench-growth`); see bench/README.md."""
