@@ -13,23 +13,35 @@ from claims.policy import Policy, Record
 
 def _json_value(value: object) -> object:
     # Money travels as a string: a JSON number would round it in most clients.
-    if isinstance(value, Decimal):
-        return str(value)
-    if value is not None and type(value).__name__ == "Country":
-        return value.code or None
-    return value
+    return str(value) if isinstance(value, Decimal) else value
 
 
-def record_of(customer: object, claims: Iterable[str], policy: Policy) -> dict[str, dict[str, object]]:
-    """The nested record holding the given claims of a customer row (usually the readable ones)."""
-    record: dict[str, dict[str, object]] = {}
+Layout = tuple[tuple[str, str, str], ...]  # (category, claim, attribute), in output order
+
+
+def record_layout(claims: Iterable[str], policy: Policy) -> Layout:
+    """Where each of `claims` comes from; worked out once per request, used for every row."""
+    layout = []
     for claim in sorted(claims):
         attribute = policy.attributes.get(claim)
-        if attribute is None:
-            continue
-        category, _, name = claim.partition(".")
-        record.setdefault(category, {})[name] = _json_value(getattr(customer, attribute))
+        if attribute is not None:
+            category, _, name = claim.partition(".")
+            layout.append((category, name, attribute))
+    return tuple(layout)
+
+
+def record_of(row: Mapping[str, object], layout: Layout) -> dict[str, dict[str, object]]:
+    """The nested record holding the laid-out claims of a row ({attribute: stored value})."""
+    record: dict[str, dict[str, object]] = {}
+    for category, name, attribute in layout:
+        record.setdefault(category, {})[name] = _json_value(row[attribute])
     return record
+
+
+def stored_values(customer: object) -> Mapping[str, object]:
+    """A model instance's stored values, as `.values()` gives them: the country as its code,
+    without building the descriptor's Country object for every read."""
+    return vars(customer)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Validation of written customer values, and the documented shapes of the API."""
 
+from django_countries import countries
 from rest_framework import serializers
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
@@ -14,9 +15,18 @@ class CustomerValuesSerializer(serializers.ModelSerializer):
     token may see is decided by `claims.policy.visible`, not here.
     """
 
+    # A plain string checked against the ISO list: DRF's ChoiceField would rebuild its ~250
+    # choices on every request, the largest cost of a PATCH.
+    country = serializers.CharField(max_length=2, allow_blank=True, required=False)
+
     class Meta:
         model = Customer
         fields = sorted(Customer.data_field_names())
+
+    def validate_country(self, value: str) -> str:
+        if value and value.upper() not in countries:
+            raise serializers.ValidationError("Enter an ISO 3166-1 alpha-2 country code, e.g. 'DE'.")
+        return value.upper()
 
     def validate_iban(self, value: str) -> str:
         if not value:

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from claims.demo_data import demo_customers
 from claims.models import Customer
+from claims.selectors import customer_get
 from claims.serializers import CustomerValuesSerializer
 
 
@@ -58,7 +59,7 @@ def customer_update(
     )
     if not updated:
         raise VersionConflict
-    return Customer.objects.get(pk=customer.pk)
+    return customer_get(customer_id=customer.pk)
 
 
 @transaction.atomic
