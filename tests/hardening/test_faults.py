@@ -1,6 +1,8 @@
 """Faults, black-box: a real server whose database cannot be reached answers fast JSON 503s."""
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -66,3 +68,91 @@ def test_unreachable_database_is_a_fast_json_503(server_without_database, method
     assert response.headers["Content-Type"] == "application/json"
     assert response.json()["error"] == "temporarily_unavailable"
     assert response.headers["Retry-After"]
+
+
+def start_gunicorn(env: dict) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    gunicorn = [sys.executable, "-m", "gunicorn", "tokensvc.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
+    process = subprocess.Popen(  # noqa: S603  (our own server, fixed arguments)
+        gunicorn, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=5)
+            return process, url
+        except requests.RequestException:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail("gunicorn did not start")
+
+
+@pytest.fixture
+def prepared_database(tmp_path) -> tuple[dict, dict]:
+    """A migrated SQLite file with demo customers and an admin integration, and its server env."""
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "fault-test-" + "y" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        # A closed port: Redis is down for the whole test.
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+    manage = [sys.executable, "manage.py"]
+    for command in (["migrate", "-v0"], ["seed_demo", "--count", "3"]):
+        subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
+    created = subprocess.run(  # noqa: S603
+        [*manage, "create_client", "--name", "batch", "--role", "admin"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return env, json.loads(created.stdout)
+
+
+def get_token(url: str, credentials: dict) -> requests.Response:
+    return requests.post(
+        f"{url}/oauth/token/",
+        data={"grant_type": "client_credentials"},
+        auth=(credentials["client_id"], credentials["client_secret"]),
+        headers={"X-API-Key": credentials["api_key"]},
+        timeout=10,
+    )
+
+
+def test_with_redis_down_tokens_and_api_keep_working(prepared_database):
+    env, credentials = prepared_database
+    process, url = start_gunicorn(env)
+    try:
+        token = get_token(url, credentials)
+        assert token.status_code == 200
+        bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        assert requests.get(f"{url}/api/v1/customers/", headers=bearer, timeout=10).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_an_accepted_write_survives_a_hard_restart(prepared_database):
+    env, credentials = prepared_database
+    process, url = start_gunicorn(env)
+    try:
+        bearer = {"Authorization": f"Bearer {get_token(url, credentials).json()['access_token']}"}
+        patched = requests.patch(
+            f"{url}/api/v1/customers/1/", json={"profile": {"age": 77}}, headers=bearer, timeout=10
+        )
+        assert patched.status_code == 200
+    finally:
+        process.send_signal(signal.SIGKILL)  # no graceful shutdown: the master dies at once
+        process.wait(timeout=10)
+    process, url = start_gunicorn(env)
+    try:
+        record = requests.get(f"{url}/api/v1/customers/1/", headers=bearer, timeout=10)
+        assert record.json()["profile"]["age"] == 77
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
