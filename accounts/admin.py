@@ -181,14 +181,7 @@ class ClientAdmin(admin.ModelAdmin):
     actions = ["rotate_secret", "issue_api_key", "revoke_tokens", "disable"]
 
     def get_fields(self, request, obj=None):
-        fields = [
-            "name",
-            "role",
-            "authorization_grant_type",
-            "redirect_uris",
-            "is_active",
-            "is_resource_server",
-        ]
+        fields = ClientForm.Meta.fields
         return (
             fields if obj is None else ["client_id", *fields, "effective_access", "last_used_at", "created"]
         )

@@ -91,51 +91,49 @@ class _FormEndpoint:
         return super().dispatch(request, *args, **kwargs)
 
 
-class TokenView(_FormEndpoint, dot_views.TokenView):
-    """POST /oauth/token/: client_credentials, authorization_code (PKCE) and refresh_token."""
+class _OAuthlibEndpoint(_FormEndpoint):
+    """An endpoint oauthlib runs: our body checks first, one audit event per request after."""
 
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    success_action: AuditEvent.Action
+    refused_action: AuditEvent.Action
+
+    def _respond(self, request: HttpRequest, run_oauthlib) -> HttpResponse:
         with attempt_context() as attempt:
             try:
                 params = form_params(request)
             except OAuthError as error:
                 attempt.refuse(error.reason)
-                attempt_record(attempt, request, action=Action.TOKEN_REFUSED, error=error.code)
+                attempt_record(attempt, request, action=self.refused_action, error=error.code)
                 return error_response(error)
             attempt.requested_scope = params.get("scope", "")[:500]
             try:
-                _uri, headers, body, status = self.create_token_response(request)
+                _uri, headers, body, status = run_oauthlib(request)
             except TooManyFailures as limited:
                 attempt.refuse("too many failed authentications")
-                attempt_record(attempt, request, action=Action.TOKEN_REFUSED, error="rate_limited")
+                attempt_record(attempt, request, action=self.refused_action, error="rate_limited")
                 return too_many_failures(limited)
             response, error = _from_oauthlib(headers, body, status)
-            action = Action.TOKEN_REFUSED if error else Action.TOKEN_ISSUED
+            action = self.refused_action if error else self.success_action
             attempt_record(attempt, request, action=action, error=error)
             return response
 
 
-class RevokeView(_FormEndpoint, dot_views.RevokeTokenView):
-    """POST /oauth/revoke/ (RFC 7009): the client's own access or refresh tokens."""
+class TokenView(_OAuthlibEndpoint, dot_views.TokenView):
+    """POST /oauth/token/: client_credentials, authorization_code (PKCE) and refresh_token."""
+
+    success_action, refused_action = Action.TOKEN_ISSUED, Action.TOKEN_REFUSED
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        with attempt_context() as attempt:
-            try:
-                form_params(request)
-            except OAuthError as error:
-                attempt.refuse(error.reason)
-                attempt_record(attempt, request, action=Action.REVOCATION_REFUSED, error=error.code)
-                return error_response(error)
-            try:
-                _uri, headers, body, status = self.create_revocation_response(request)
-            except TooManyFailures as limited:
-                attempt.refuse("too many failed authentications")
-                attempt_record(attempt, request, action=Action.REVOCATION_REFUSED, error="rate_limited")
-                return too_many_failures(limited)
-            response, error = _from_oauthlib(headers, body, status)
-            action = Action.REVOCATION_REFUSED if error else Action.TOKEN_REVOKED
-            attempt_record(attempt, request, action=action, error=error)
-            return response
+        return self._respond(request, self.create_token_response)
+
+
+class RevokeView(_OAuthlibEndpoint, dot_views.RevokeTokenView):
+    """POST /oauth/revoke/ (RFC 7009): the client's own access or refresh tokens."""
+
+    success_action, refused_action = Action.TOKEN_REVOKED, Action.REVOCATION_REFUSED
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return self._respond(request, self.create_revocation_response)
 
 
 class IntrospectView(_FormEndpoint, View):

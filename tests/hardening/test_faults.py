@@ -1,55 +1,26 @@
 """Faults, black-box: a real server whose database cannot be reached answers fast JSON 503s."""
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.hardening.servers import ROOT, free_port, production_env, start_gunicorn, stop
 
 
 @pytest.fixture
 def server_without_database():
     """gunicorn with DATABASE_URL pointing at a closed port: every connection is refused."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": "fault-test-" + "x" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": f"postgres://nobody@127.0.0.1:{free_port()}/nothing",
-        "REDIS_URL": "",
-    }
-    gunicorn = [sys.executable, "-m", "gunicorn", "tokensvc.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
-    process = subprocess.Popen(gunicorn, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
-    url = f"http://127.0.0.1:{port}"
+    env = production_env(DATABASE_URL=f"postgres://nobody@127.0.0.1:{free_port()}/nothing", REDIS_URL="")
+    process, url = start_gunicorn(env)
     try:
-        for _ in range(100):
-            try:
-                requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.1)
-        else:
-            pytest.fail("gunicorn did not start")
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)
 
 
 @pytest.mark.parametrize(
@@ -70,36 +41,14 @@ def test_unreachable_database_is_a_fast_json_503(server_without_database, method
     assert response.headers["Retry-After"]
 
 
-def start_gunicorn(env: dict) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    gunicorn = [sys.executable, "-m", "gunicorn", "tokensvc.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
-    process = subprocess.Popen(  # noqa: S603  (our own server, fixed arguments)
-        gunicorn, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=5)
-            return process, url
-        except requests.RequestException:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail("gunicorn did not start")
-
-
 @pytest.fixture
 def prepared_database(tmp_path) -> tuple[dict, dict]:
     """A migrated SQLite file with demo customers and an admin integration, and its server env."""
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": "fault-test-" + "y" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    env = production_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         # A closed port: Redis is down for the whole test.
-        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-    }
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+    )
     manage = [sys.executable, "manage.py"]
     for command in (["migrate", "-v0"], ["seed_demo", "--count", "3"]):
         subprocess.run([*manage, *command], cwd=ROOT, env=env, check=True, capture_output=True)  # noqa: S603
@@ -133,8 +82,7 @@ def test_with_redis_down_tokens_and_api_keep_working(prepared_database):
         bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
         assert requests.get(f"{url}/api/v1/customers/", headers=bearer, timeout=10).status_code == 200
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)
 
 
 def test_an_accepted_write_survives_a_hard_restart(prepared_database):
@@ -154,5 +102,4 @@ def test_an_accepted_write_survives_a_hard_restart(prepared_database):
         record = requests.get(f"{url}/api/v1/customers/1/", headers=bearer, timeout=10)
         assert record.json()["profile"]["age"] == 77
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)

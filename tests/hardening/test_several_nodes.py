@@ -1,12 +1,5 @@
 """Several nodes: two gunicorn servers sharing PostgreSQL and Redis behave as one service."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 import requests
 from django.conf import settings
@@ -15,15 +8,9 @@ from django.db import connection
 from accounts.models import Role
 from accounts.services import client_create
 from claims.models import Customer, Scope
+from tests.hardening.servers import production_env, start_gunicorn, stop
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -32,36 +19,22 @@ def nodes():
         pytest.skip("needs PostgreSQL and Redis (DATABASE_URL and REDIS_URL): the nodes must share both")
     db = connection.settings_dict
     database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": settings.REDIS_URL,
-        "AUTH_FAILURE_LIMIT_PER_CLIENT": "3",
-    }
+    env = production_env(
+        SECRET_KEY=settings.SECRET_KEY,
+        DATABASE_URL=database_url,
+        REDIS_URL=settings.REDIS_URL,
+        AUTH_FAILURE_LIMIT_PER_CLIENT="3",
+    )
     processes, urls = [], []
-    for _ in range(2):
-        port = free_port()
-        command = [sys.executable, "-m", "gunicorn", "tokensvc.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"]
-        processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL))  # noqa: S603
-        urls.append(f"http://127.0.0.1:{port}")
     try:
-        for url in urls:
-            for _ in range(100):
-                try:
-                    requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=5)
-                    break
-                except requests.RequestException:
-                    time.sleep(0.1)
+        for _ in range(2):
+            process, url = start_gunicorn(env, workers=2)
+            processes.append(process)
+            urls.append(url)
         yield urls
     finally:
         for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
+            stop(process)
         connection.close()
 
 
