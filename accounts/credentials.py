@@ -26,8 +26,3 @@ def keyed_hash(value: str, *, salt: str = "") -> str:
     """HMAC-SHA256 of a secret under the server's credential key, as hex."""
     key = settings.CREDENTIAL_HASH_KEY.encode()
     return hmac.new(key, f"{salt}${value}".encode(), hashlib.sha256).hexdigest()
-
-
-def matches(value: str, expected_hash: str, *, salt: str = "") -> bool:
-    """Constant-time comparison of a presented secret with a stored keyed hash."""
-    return hmac.compare_digest(keyed_hash(value, salt=salt), expected_hash)

@@ -48,9 +48,6 @@ class Grant:
     writable: frozenset[str]
 
 
-NO_GRANT = Grant(frozenset(), frozenset(), frozenset())
-
-
 def refused_scopes(requested: Iterable[str], role: str | None, policy: Policy) -> frozenset[str]:
     """The requested scopes that the role does not hold (unknown scopes included)."""
     return frozenset(requested) - policy.role_scopes(role)
