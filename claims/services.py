@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from claims.demo_data import demo_customers
 from claims.models import Customer
-from claims.selectors import customer_get
+from claims.selectors import customer_get, customer_total_forget
 from claims.serializers import CustomerValuesSerializer
 
 
@@ -38,7 +38,9 @@ def _validated(values: dict[str, object], *, instance: Customer | None = None) -
 @transaction.atomic
 def customer_create(*, values: dict[str, object]) -> Customer:
     """A new customer from validated-on-the-way {attribute: value}."""
-    return Customer.objects.create(**_validated(values))
+    customer = Customer.objects.create(**_validated(values))
+    transaction.on_commit(customer_total_forget)
+    return customer
 
 
 @transaction.atomic
@@ -70,3 +72,4 @@ def customer_delete(*, customer: Customer, expected_version: int | None) -> None
     deleted, _ = Customer.objects.filter(**condition).delete()
     if not deleted:
         raise VersionConflict
+    transaction.on_commit(customer_total_forget)

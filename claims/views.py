@@ -29,7 +29,7 @@ from claims.records import (
     record_of,
     stored_values,
 )
-from claims.selectors import customer_get, customer_list
+from claims.selectors import customer_get, customer_list, customer_total
 from claims.serializers import (
     CustomerPageSchema,
     CustomerRecordSchema,
@@ -179,6 +179,8 @@ class CustomerListView(APIView):
         layout = record_layout(caller.grant.readable, caller.policy)
         rows = customers.values("id", *(attribute for _, _, attribute in layout))
         paginator = Paginator(rows, page_size)
+        if not search:
+            paginator.count = customer_total()  # the whole table: a cached count, not COUNT(*)
         try:
             page = paginator.page(page_number)
         except EmptyPage:

@@ -400,3 +400,21 @@ def test_openapi_schema_and_docs_are_served(client):
     patch = document["paths"]["/api/v1/customers/{customer_id}/"]["patch"]
     assert {"200", "400", "401", "403", "412"} <= set(patch["responses"])
     assert client.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_list_count_is_cached_and_forgotten_on_create_and_delete(
+    client, issue_token, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    call_command("seed_demo", count=12, verbosity=0)
+    token = issue_token("admin")
+    assert get(client, API, token).json()["count"] == 12
+    with django_assert_max_num_queries(3):  # token, policy revision, page: no COUNT(*)
+        assert get(client, API, token).json()["count"] == 12
+    with django_capture_on_commit_callbacks(execute=True):  # the test's transaction never commits
+        created = send(client, "post", API, token, {"profile": {"name": "New", "email": "new@example.com"}})
+    assert get(client, API, token).json()["count"] == 13
+    with django_capture_on_commit_callbacks(execute=True):
+        client.delete(created["Location"], HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert get(client, API, token).json()["count"] == 12
+    assert get(client, f"{API}?search=new@example", token).json()["count"] == 0
