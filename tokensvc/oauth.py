@@ -9,6 +9,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
@@ -142,6 +143,14 @@ class Validator(OAuth2Validator):
         return True
 
     @staticmethod
+    def _lock_if_unused(refresh_token) -> bool:
+        """Lock the refresh token's row for this transaction; False if it is revoked by now."""
+        live = (
+            type(refresh_token).objects.select_for_update().filter(pk=refresh_token.pk, revoked__isnull=True)
+        )
+        return bool(list(live.values_list("pk", flat=True)))
+
+    @staticmethod
     def _family_outlived(refresh_token) -> bool:
         """Rotation keeps a session alive one refresh at a time; the family as a whole still ends
         REFRESH_TOKEN_LIFETIME after the sign-in that started it (DOT's own expiry slides)."""
@@ -163,11 +172,21 @@ class Validator(OAuth2Validator):
         return " ".join(scope for scope in str(original or "").split() if scope in allowed)
 
     def save_bearer_token(self, token, request, *args, **kwargs):
-        super().save_bearer_token(token, request, *args, **kwargs)
+        refresh = getattr(request, "refresh_token_instance", None)
+        if refresh is None:
+            super().save_bearer_token(token, request, *args, **kwargs)
+        else:
+            with transaction.atomic():
+                if not self._lock_if_unused(refresh):
+                    # Another request used this refresh token first (or its family was revoked
+                    # meanwhile): this use is a replay. Checked under the row lock, so of N
+                    # concurrent refreshes exactly one gets through.
+                    current_attempt().refuse("refresh token already used")
+                    raise errors.InvalidGrantError(request=request)
+                super().save_bearer_token(token, request, *args, **kwargs)
         if not token.get("access_token"):
-            # Two concurrent uses of one refresh token: DOT answers the later one with the
-            # tokens the first one minted, which hashed storage cannot give back (blank). With
-            # no grace period that second use is a replay, and is refused like one.
+            # DOT's grace path would hand back the first use's tokens, which hashed storage
+            # cannot give back (blank); the lock above makes this unreachable, kept as a guard.
             current_attempt().refuse("refresh token used concurrently")
             raise errors.InvalidGrantError(request=request)
         policy = policy_get()
