@@ -38,9 +38,9 @@ from tests.tokensvc.oauth_helpers import (
     browser_app,
     client_credentials_token,
     hidden_fields,
+    introspected,
     person,
     pkce_pair,
-    post_form,
 )
 
 pytestmark = pytest.mark.django_db
@@ -131,18 +131,7 @@ def live_token(client, owner) -> str:
 def introspection(client, resource_server):
     """introspection(token) -> the JSON answer, for checking that nothing was revoked."""
 
-    def check(token: str) -> dict:
-        response = post_form(
-            client,
-            INTROSPECT_URL,
-            {"token": token},
-            HTTP_AUTHORIZATION=basic(resource_server.client.client_id, resource_server.client_secret),
-            HTTP_X_API_KEY=resource_server.api_key,
-        )
-        assert response.status_code == 200, response.content
-        return response.json()
-
-    return check
+    return lambda token: introspected(client, resource_server, token)
 
 
 @pytest.fixture

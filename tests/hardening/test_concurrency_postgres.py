@@ -22,11 +22,11 @@ from django.test import Client as HttpClient
 
 from claims.models import Customer
 from tests.tokensvc.oauth_helpers import (
-    INTROSPECT_URL,
     REVOKE_URL,
     basic,
     browser_app,
     client_credentials_token,
+    introspected,
     people_tokens,
     person,
     post_form,
@@ -64,18 +64,6 @@ def in_parallel(work: Callable[[int, HttpClient], object], threads: int = THREAD
 @pytest.fixture
 def resource_server(make_client):
     return make_client("viewer", name="orders service", is_resource_server=True)
-
-
-def introspect(http, resource_server, token: str) -> dict:
-    response = post_form(
-        http,
-        INTROSPECT_URL,
-        {"token": token},
-        HTTP_AUTHORIZATION=basic(resource_server.client.client_id, resource_server.client_secret),
-        HTTP_X_API_KEY=resource_server.api_key,
-    )
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 # ---------------------------------------------------------------- (a) one refresh token, 20 refreshes
@@ -157,7 +145,7 @@ def test_a_token_revoked_while_in_use_is_refused_from_then_on(client, make_clien
         client.logout()
         revoke_with = {}
         revoke_params = {"token": token, "client_id": app.client_id}
-    assert introspect(client, resource_server, token)["active"] is True
+    assert introspected(client, resource_server, token)["active"] is True
 
     revoked = threading.Event()
     uses_after_revocation = 25
@@ -175,7 +163,7 @@ def test_a_token_revoked_while_in_use_is_refused_from_then_on(client, make_clien
                 response = http.get(API_URL, HTTP_AUTHORIZATION=f"Bearer {token}")
                 outcome = ("api", response.status_code)
             else:
-                outcome = ("introspection", introspect(http, resource_server, token)["active"])
+                outcome = ("introspection", introspected(http, resource_server, token)["active"])
             seen.append((started_after_revocation, outcome))
             after += started_after_revocation
         return seen

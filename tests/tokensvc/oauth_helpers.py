@@ -155,3 +155,16 @@ def people_tokens(client, app, user, scope: str = "profile:read address:read") -
     response = exchange_code(client, app, code, verifier)
     assert response.status_code == 200, response.content
     return response.json()
+
+
+def introspected(http, resource_server, token: str) -> dict:
+    """The introspection answer for `token`, asked by `resource_server` (an IssuedClient)."""
+    response = post_form(
+        http,
+        INTROSPECT_URL,
+        {"token": token},
+        HTTP_AUTHORIZATION=basic(resource_server.client.client_id, resource_server.client_secret),
+        HTTP_X_API_KEY=resource_server.api_key,
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
