@@ -5,7 +5,7 @@ from contextlib import suppress
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet
 
 from claims.models import Claim, Customer, PolicyRevision, Scope
 from claims.policy import Policy, ScopeRule
@@ -132,8 +132,8 @@ def customer_total_forget() -> None:
         cache.delete(CUSTOMER_TOTAL_KEY)
 
 
-def customer_list(*, search: str = "", search_attributes: list[str], order_by: list[str]) -> QuerySet:
-    """Customers matching `search` in any of `search_attributes` (case-insensitive), ordered."""
+def _matching(search: str, search_attributes: list[str]) -> QuerySet:
+    """Customers matching `search` in any of `search_attributes` (case-insensitive)."""
     customers = Customer.objects.all()
     if search:
         condition = Q()
@@ -141,4 +141,91 @@ def customer_list(*, search: str = "", search_attributes: list[str], order_by: l
             condition |= Q(**{f"{attribute}__icontains": search})
         # No searchable claim readable: nothing can match without leaking through the search.
         customers = customers.filter(condition) if search_attributes else customers.none()
-    return customers.order_by(*order_by, "id")
+    return customers
+
+
+def customer_count(*, search: str = "", search_attributes: list[str]) -> int:
+    """How many customers match: the cached total without a search, a COUNT(*) with one."""
+    return _matching(search, search_attributes).count() if search else customer_total()
+
+
+SortKey = tuple[str, bool]  # (attribute, descending)
+
+
+def _sort_expressions(keys: list[SortKey], *, reverse: bool) -> list[OrderBy]:
+    """ORDER BY for `keys`, NULLs placed the same on every database: first when ascending, last
+    when descending (so the reverse order is the exact mirror, which paging backwards needs)."""
+    expressions = []
+    for attribute, descending in keys:
+        nullable = Customer._meta.get_field(attribute).null
+        if descending != reverse:
+            expressions.append(F(attribute).desc(nulls_last=True) if nullable else F(attribute).desc())
+        else:
+            expressions.append(F(attribute).asc(nulls_first=True) if nullable else F(attribute).asc())
+    return expressions
+
+
+def _beyond(keys: list[SortKey], values: tuple, *, reverse: bool) -> Q:
+    """Rows strictly after the position `values` in the order of `keys` (before it: reversed).
+
+    The usual keyset condition (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ..., spelled out per key
+    because a NULL compares as nothing: ascending, NULLs come first; descending, last.
+    """
+    condition: Q | None = None
+    equal = Q()
+    for (attribute, descending), value in zip(keys, values, strict=True):
+        descending = descending != reverse
+        if value is None:
+            further = None if descending else Q(**{f"{attribute}__isnull": False})
+            same = Q(**{f"{attribute}__isnull": True})
+        else:
+            further = Q(**{f"{attribute}__{'lt' if descending else 'gt'}": value})
+            if descending and Customer._meta.get_field(attribute).null:
+                further |= Q(**{f"{attribute}__isnull": True})
+            same = Q(**{attribute: value})
+        if further is not None:
+            condition = equal & further if condition is None else condition | (equal & further)
+        equal &= same
+    return condition if condition is not None else Q(pk__in=[])
+
+
+def customer_sort_values(*, customer_id: int, keys: list[SortKey]) -> tuple | None:
+    """The values a customer has for `keys` (its place in that order), or None when it is gone."""
+    attributes = [attribute for attribute, _ in keys]
+    if attributes == ["id"]:
+        return (customer_id,)  # the id is its own place: no query
+    return Customer.objects.filter(pk=customer_id).values_list(*attributes).first()
+
+
+def customer_page(
+    *,
+    search: str = "",
+    search_attributes: list[str],
+    keys: list[SortKey],
+    columns: list[str],
+    after: tuple | None = None,
+    before: tuple | None = None,
+    offset: int = 0,
+    limit: int,
+) -> list[dict]:
+    """Up to `limit` customers as {column: value}, in the order of `keys` (whose last is the id).
+
+    `after` / `before` are a position (the values of `keys` of a row): the page starts right
+    after it, or ends right before it; either way the database seeks on the order instead of
+    skipping rows, so a page costs the same however deep it is. `offset` skips rows (page
+    numbers); it costs more the larger it is. Rows come back in the order of `keys`.
+    """
+    customers = _matching(search, search_attributes)
+    backwards = before is not None
+    if after is not None:
+        customers = customers.filter(_beyond(keys, after, reverse=False))
+    if backwards:
+        customers = customers.filter(_beyond(keys, before, reverse=True))
+    rows = list(
+        customers.order_by(*_sort_expressions(keys, reverse=backwards)).values("id", *columns)[
+            offset : offset + limit
+        ]
+    )
+    if backwards:
+        rows.reverse()
+    return rows

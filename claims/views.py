@@ -1,8 +1,10 @@
 """The customer-data API: authenticate, check, fetch, ask the policy core, format."""
 
+import base64
+import binascii
 from collections.abc import Mapping
 
-from django.core.paginator import EmptyPage, Paginator
+import orjson
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -29,7 +31,14 @@ from claims.records import (
     record_of,
     stored_values,
 )
-from claims.selectors import customer_get, customer_list, customer_total
+from claims.selectors import (
+    MAX_ID,
+    SortKey,
+    customer_count,
+    customer_get,
+    customer_page,
+    customer_sort_values,
+)
 from claims.serializers import (
     CustomerPageSchema,
     CustomerRecordSchema,
@@ -42,6 +51,7 @@ from claims.services import VersionConflict, customer_create, customer_delete, c
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+MAX_CURSOR_LENGTH = 100
 TEXT_FIELDS = ("CharField", "EmailField")
 
 ERRORS = {
@@ -132,14 +142,44 @@ def searchable_attributes(caller: Caller) -> list[str]:
     return attributes
 
 
-def page_numbers(request: Request) -> tuple[int, int]:
-    def whole(name: str, default: int, maximum: int) -> int:
-        raw = request.query_params.get(name, str(default))
-        if not raw.isdigit() or len(raw) > 12 or not 1 <= int(raw) <= maximum:
-            raise InvalidParameter(f"'{name}' must be a whole number from 1 to {maximum}.")
-        return int(raw)
+def sort_keys(request: Request, caller: Caller) -> list[SortKey]:
+    """The requested order as (attribute, descending) pairs, always ending with the id, which
+    makes every position in it unique (what a cursor needs)."""
+    keys: list[SortKey] = []
+    for item in ordering(request, caller):
+        keys.append((item.lstrip("-"), item.startswith("-")))
+        if keys[-1][0] == "id":
+            return keys  # anything after a unique key changes nothing
+    return [*keys, ("id", False)]
 
-    return whole("page", 1, 10**9), whole("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+def whole_number(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query_params.get(name, str(default))
+    if not raw.isdigit() or len(raw) > 12 or not 1 <= int(raw) <= maximum:
+        raise InvalidParameter(f"'{name}' must be a whole number from 1 to {maximum}.")
+    return int(raw)
+
+
+def cursor_encode(direction: str, customer_id: int) -> str:
+    """An opaque cursor: the page starts right after, or ends right before, this customer."""
+    return base64.urlsafe_b64encode(orjson.dumps({direction: customer_id})).decode().rstrip("=")
+
+
+def cursor_decode(raw: str) -> tuple[str, int]:
+    """('after' or 'before', customer id) from a cursor this API gave; 400 for anything else."""
+    invalid = InvalidParameter("'cursor' must be one this API gave in a 'next' or 'previous' link.")
+    if len(raw) > MAX_CURSOR_LENGTH:
+        raise invalid
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, binascii.Error):
+        raise invalid from None
+    if not isinstance(data, dict) or len(data) != 1:
+        raise invalid
+    ((direction, customer_id),) = data.items()
+    if direction not in ("after", "before") or type(customer_id) is not int or not 0 < customer_id <= MAX_ID:
+        raise invalid
+    return direction, customer_id
 
 
 class CustomerListView(APIView):
@@ -147,13 +187,20 @@ class CustomerListView(APIView):
         operation_id="customers_list",
         summary="List customers",
         description="Paginated. `search` looks only at text claims the token may read; `ordering` "
-        "takes claims the token may read ('profile.name', '-address.city') or 'id'.",
+        "takes claims the token may read ('profile.name', '-address.city') or 'id'. `next` and "
+        "`previous` are links with a `cursor`: following them costs the same at any depth. `page` "
+        "jumps to a page by number, which costs more the deeper the page in a large table.",
         parameters=[
             OpenApiParameter("search", str, description="Case-insensitive text to find in readable claims."),
             OpenApiParameter(
                 "ordering", str, description="Comma-separated readable claims, '-' for descending."
             ),
-            OpenApiParameter("page", int),
+            OpenApiParameter(
+                "cursor",
+                str,
+                description="Opaque position from a `next` or `previous` link; not with `page`.",
+            ),
+            OpenApiParameter("page", int, description="Page number (1 when absent); not with `cursor`."),
             OpenApiParameter(
                 "page_size", int, description=f"1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})."
             ),
@@ -161,45 +208,64 @@ class CustomerListView(APIView):
         responses={
             200: CustomerPageSchema,
             400: ErrorSchema,
-            404: OpenApiResponse(ErrorSchema, description="No such page."),
+            404: OpenApiResponse(
+                ErrorSchema, description="No such page, or the customer a cursor starts from is gone."
+            ),
             **ERRORS,
         },
     )
     def get(self, request: Request) -> Response:
         caller: Caller = request.auth
-        page_number, page_size = page_numbers(request)
+        page_size = whole_number(request, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        cursor = request.query_params.get("cursor")
+        if cursor is not None and "page" in request.query_params:
+            raise InvalidParameter("Use either 'page' or 'cursor', not both.")
+        page_number = whole_number(request, "page", 1, 10**9)
         search = request.query_params.get("search", "").strip()[:200]
         if "\x00" in search:
             raise InvalidParameter("'search' must not contain NUL characters.")
-        customers = customer_list(
-            search=search,
-            search_attributes=searchable_attributes(caller),
-            order_by=ordering(request, caller),
-        )
+        keys = sort_keys(request, caller)
+        searched = {"search": search, "search_attributes": searchable_attributes(caller)}
         layout = record_layout(caller.grant.readable, caller.policy)
-        rows = customers.values("id", *(attribute for _, _, attribute in layout))
-        paginator = Paginator(rows, page_size)
-        if not search:
-            paginator.count = customer_total()  # the whole table: a cached count, not COUNT(*)
-        try:
-            page = paginator.page(page_number)
-        except EmptyPage:
-            raise exceptions.NotFound("There is no such page.") from None
+        columns = [attribute for _, _, attribute in layout]
+        after = before = None
+        if cursor is not None:
+            direction, anchor_id = cursor_decode(cursor)
+            anchor = customer_sort_values(customer_id=anchor_id, keys=keys)
+            if anchor is None:
+                raise exceptions.NotFound("The customer this cursor starts from is gone; start again.")
+            after, before = (anchor, None) if direction == "after" else (None, anchor)
+        # One row more than the page tells whether there is another page beyond it.
+        rows = customer_page(
+            **searched,
+            keys=keys,
+            columns=columns,
+            after=after,
+            before=before,
+            offset=(page_number - 1) * page_size,
+            limit=page_size + 1,
+        )
+        more = len(rows) > page_size
+        if before is not None:
+            rows, has_previous, has_next = rows[1:] if more else rows, more, True
+        else:
+            rows, has_previous, has_next = rows[:page_size], after is not None or page_number > 1, more
+        if not rows and page_number > 1:
+            raise exceptions.NotFound("There is no such page.")
         return Response(
             {
-                "count": paginator.count,
-                "next": self._page_url(request, page.next_page_number()) if page.has_next() else None,
-                "previous": self._page_url(request, page.previous_page_number())
-                if page.has_previous()
-                else None,
-                "results": [present(row, caller, layout) for row in page.object_list],
+                "count": customer_count(**searched),
+                "next": self._link(request, "after", rows[-1]["id"]) if has_next and rows else None,
+                "previous": self._link(request, "before", rows[0]["id"]) if has_previous and rows else None,
+                "results": [present(row, caller, layout) for row in rows],
             }
         )
 
     @staticmethod
-    def _page_url(request: Request, number: int) -> str:
+    def _link(request: Request, direction: str, customer_id: int) -> str:
         query = request.query_params.copy()
-        query["page"] = str(number)
+        query.pop("page", None)
+        query["cursor"] = cursor_encode(direction, customer_id)
         return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
 
     @extend_schema(
