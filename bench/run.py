@@ -428,6 +428,22 @@ def obtain_token(server: Server, client: Credentials) -> str:
         raise BenchError(f"token request refused: {error.code} {error.read()[:300]!r}") from None
 
 
+def next_link(server: Server, path: str, headers: dict[str, str]) -> str:
+    """The path and query of a list page's `next` link (a cursor)."""
+    request = urllib.request.Request(  # noqa: S310  (loopback URL we built)
+        f"{server.base_url}{path}", headers={**PROXY_HEADERS, **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            link = json.loads(response.read())["next"]
+    except urllib.error.HTTPError as error:
+        raise BenchError(f"GET {path} refused: {error.code} {error.read()[:300]!r}") from None
+    if not link:
+        raise BenchError(f"GET {path} has no next page")
+    parts = urllib.parse.urlsplit(link)
+    return f"{parts.path}?{parts.query}"
+
+
 # ---------------------------------------------------------------- load generation
 
 
@@ -947,11 +963,15 @@ def run_growth(args: argparse.Namespace, wrk: str, pin: Pinning) -> int:
             id_range, fixed = detail_ids(info)
             pages = max(1, math.ceil(info["count"] / 50))
             label = f"{info['count']:,}"
+            middle = f"/api/v1/customers/?page_size=50&page={max(1, pages // 2)}"
             for scenario in (
                 Scenario("detail_admin", customer_path(id_range, fixed), headers=bearer, id_range=id_range),
                 Scenario("list50", "/api/v1/customers/?page_size=50", headers=bearer),
+                # The page after the middle one, reached as clients do: the middle page's `next` link.
+                Scenario("list50_mid", next_link(server, middle, bearer), headers=bearer),
+                # The same depth by page number: SQL OFFSET, which costs more the deeper the page.
                 Scenario(
-                    "list50_mid", f"/api/v1/customers/?page_size=50&page={pages // 2 + 1}", headers=bearer
+                    "list50_page", f"/api/v1/customers/?page_size=50&page={pages // 2 + 1}", headers=bearer
                 ),
             ):
                 result = bench(scenario, label)
