@@ -42,7 +42,13 @@ NODE_CLIENT := tests/e2e/node/node_modules/.package-lock.json
 $(NODE_CLIENT): tests/e2e/node/package-lock.json
 	if command -v npm >/dev/null; then cd tests/e2e/node && npm ci --silent --no-audit --no-fund; fi
 
-test: install-dev $(NODE_CLIENT)
+# oidc-provider, the external OAuth2 provider of tests/providers; skipped there where npm is missing.
+OIDC_PROVIDER := tests/providers/node/node_modules/.package-lock.json
+
+$(OIDC_PROVIDER): tests/providers/node/package-lock.json
+	if command -v npm >/dev/null; then cd tests/providers/node && npm ci --silent --no-audit --no-fund; fi
+
+test: install-dev $(NODE_CLIENT) $(OIDC_PROVIDER)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev

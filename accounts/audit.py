@@ -18,6 +18,7 @@ _COLUMNS = (
     "error",
     "reason",
     "source_ip",
+    "provider_id",
 )
 
 
@@ -43,6 +44,7 @@ def audit_record(
     error: str = "",
     reason: str = "",
     source_ip: str | None = None,
+    provider_id: int | None = None,
 ) -> None:
     """Store one event, written before the response (nothing is lost on a crash). Caller-controlled
     text is cut short. A plain INSERT: this runs on every token, revocation and introspection
@@ -58,6 +60,7 @@ def audit_record(
         _text(error, 40),
         _text(reason, 200),
         connection.ops.adapt_ipaddressfield_value(source_ip),
+        provider_id,
     )
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(), values)

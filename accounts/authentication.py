@@ -15,7 +15,7 @@ from django.contrib.auth.hashers import check_password
 from django.utils import timezone
 
 from accounts.credentials import keyed_hash
-from accounts.models import ApiKey, Client
+from accounts.models import ApiKey, Client, Provider
 
 # A stored value that no secret matches, verified against when the client is unknown so that
 # an unknown client_id costs the same work as a wrong secret.
@@ -74,7 +74,11 @@ def credentials_presented(
 
 # Raw queries on the token endpoint's path: the ORM spent longer compiling these two
 # single-row lookups than the database spent answering them. `raw()` keeps the converters.
-_CLIENT_SQL = f"SELECT * FROM {Client._meta.db_table} WHERE client_id = %s"  # noqa: S608
+# The provider's kind comes along (`client.provider_kind`): the token endpoint branches on it.
+_CLIENT_SQL = (
+    f"SELECT c.*, p.kind AS provider_kind FROM {Client._meta.db_table} c"  # noqa: S608
+    f" JOIN {Provider._meta.db_table} p ON p.id = c.provider_id WHERE c.client_id = %s"
+)
 _API_KEY_SQL = f"SELECT * FROM {ApiKey._meta.db_table} WHERE client_id = %s AND key_hash = %s"  # noqa: S608
 
 
@@ -85,16 +89,29 @@ def client_find(client_id: str) -> Client | None:
     return next(iter(Client.objects.raw(_CLIENT_SQL, [client_id])), None)
 
 
+def is_external(client: Client) -> bool:
+    """Whether an external provider, not this service, checks the client's secret."""
+    kind = getattr(client, "provider_kind", None) or client.provider.kind
+    return kind != Provider.Kind.BUILTIN
+
+
 # Last use is shown to officers to the minute; writing it on every request would add a write
 # to the hot path for nothing.
 LAST_USE_RESOLUTION = timedelta(minutes=1)
 
 
-def _note_use(obj: Client | ApiKey) -> None:
+def _note_last_use(obj: Client | ApiKey) -> None:
     now = timezone.now()
     if obj.last_used_at is None or now - obj.last_used_at >= LAST_USE_RESOLUTION:
         type(obj).objects.filter(pk=obj.pk).update(last_used_at=now)
         obj.last_used_at = now
+
+
+def note_use(client: Client, key: ApiKey | None) -> None:
+    """Record a successful authentication on the client and its key (to the minute)."""
+    _note_last_use(client)
+    if key is not None:
+        _note_last_use(key)
 
 
 def api_key_check(client: Client, api_key: str | None) -> ApiKey | None:
@@ -115,16 +132,25 @@ def api_key_check(client: Client, api_key: str | None) -> ApiKey | None:
     return key
 
 
-def client_verify(presented: PresentedCredentials, *, api_key: str | None) -> Client:
+def client_verify(
+    presented: PresentedCredentials, *, api_key: str | None, found: Client | None = None
+) -> Client:
     """The client these credentials prove, or ClientRefused.
 
     Confidential clients must prove their secret; public clients (browser apps using PKCE)
-    have none and must not send one.
+    have none and must not send one. `found` is the client already looked up for this
+    client_id, if any, to spare a second query.
     """
-    client = client_find(presented.client_id)
+    client = found if found is not None and found.client_id == presented.client_id else None
+    client = client or client_find(presented.client_id)
     if client is None:
         check_password(presented.client_secret or "", _NO_CLIENT_SECRET)
         raise ClientRefused("unknown client_id")
+    if is_external(client):
+        # Its secret lives at its provider; only the token endpoint forwards it there. The
+        # dummy check keeps this refusal as slow as a wrong secret.
+        check_password(presented.client_secret or "", _NO_CLIENT_SECRET)
+        raise ClientRefused("the client belongs to an external provider", client)
     if client.client_type == Client.CLIENT_CONFIDENTIAL:
         if presented.client_secret is None:
             raise ClientRefused("confidential client sent no secret", client)
@@ -135,7 +161,5 @@ def client_verify(presented: PresentedCredentials, *, api_key: str | None) -> Cl
     if not client.is_active:
         raise ClientRefused("client disabled", client)
     key = api_key_check(client, api_key)
-    _note_use(client)
-    if key is not None:
-        _note_use(key)
+    note_use(client, key)
     return client

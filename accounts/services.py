@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.credentials import keyed_hash, new_api_key, new_secret
 from accounts.exceptions import RoleInUse, RoleNotFound
-from accounts.models import ApiKey, Client, Role, User
+from accounts.models import ApiKey, Client, ForwardedToken, Provider, Role, User
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,52 @@ def client_create(
     client.save()
     api_key = api_key_issue(client=client)[1] if with_api_key else None
     return IssuedClient(client=client, client_secret=secret, api_key=api_key)
+
+
+@transaction.atomic
+def external_client_create(
+    *, name: str, role: Role, provider: Provider, client_id: str, with_api_key: bool = True
+) -> IssuedClient:
+    """A client that an external provider authenticates: we hold no secret of it, only its
+    client_id at that provider, its role and (usually) an API key of ours."""
+    if provider.is_builtin:
+        raise ValueError("an external client needs an external provider")
+    client = Client(
+        name=name,
+        role=role,
+        provider=provider,
+        client_id=client_id,
+        requires_api_key=with_api_key,
+        client_type=Client.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Client.GRANT_CLIENT_CREDENTIALS,
+        # Never checked (the provider checks the secret); random so that it matches nothing.
+        client_secret=new_secret(),
+        hash_client_secret=True,
+    )
+    client.full_clean()
+    client.save()
+    api_key = api_key_issue(client=client)[1] if with_api_key else None
+    return IssuedClient(client=client, client_secret="", api_key=api_key)
+
+
+def external_person_sync(*, provider_name: str, subject: str, role_id: int | None) -> User:
+    """The person behind an external subject (token exchange), holding the mapped role.
+
+    The role is set again at every exchange, so the provider's mapping stays the source; an
+    officer disables the person to stop further exchanges. Such a person has no password.
+    """
+    username = f"{provider_name}:{subject}"[:150]
+    with transaction.atomic():
+        person, created = User.objects.select_for_update().get_or_create(
+            username=username, defaults={"role_id": role_id}
+        )
+        if created:
+            person.set_unusable_password()
+            person.save(update_fields=["password"])
+        elif person.role_id != role_id:
+            person.role_id = role_id
+            person.save(update_fields=["role"])
+    return person
 
 
 @transaction.atomic
@@ -118,6 +164,8 @@ def client_tokens_revoke(*, client: Client, actor: str = "") -> int:
         revoke_access_token(token)
     for refresh in get_refresh_token_model().objects.filter(application=client, revoked=None):
         refresh.revoke()
+    # Tokens of an external provider that our endpoint handed out: refused here from now on.
+    ForwardedToken.objects.filter(client=client, revoked=None).update(revoked=timezone.now())
     audit_record(
         action=AuditEvent.Action.TOKEN_REVOKED,
         client=client,

@@ -1,4 +1,9 @@
-"""Bearer-token authentication for the customer API (RFC 6750 §2.1: header only)."""
+"""Bearer-token authentication for the customer API (RFC 6750 §2.1: header only).
+
+Our own tokens are found by checksum; an external provider's are verified by it (a JWT against
+its keys, an opaque token at its introspection endpoint). Either way the grant comes from the
+same policy engine, with the policy as it is now.
+"""
 
 from dataclasses import dataclass
 
@@ -6,12 +11,19 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
+from claims.exceptions import ProviderUnavailableError
 from claims.policy import Grant, Policy
 from claims.selectors import policy_get
 from tokensvc.errors import REALM
+from tokensvc.providers.access_tokens import external_token_verify, looks_like_jwt
+from tokensvc.providers.errors import ProviderUnavailable, TokenRejected
+from tokensvc.providers.holders import ExternalToken, external_access
+from tokensvc.providers.registry import registry_get
 from tokensvc.selectors import BearerToken, bearer_token_find, bearer_token_grant
 
-MAX_TOKEN_LENGTH = 512
+# JWTs from external providers run to a few kilobytes (Entra's with group lists, for example).
+MAX_TOKEN_LENGTH = 8192
+INVALID = "The access token is invalid, expired or revoked."
 
 
 @dataclass(frozen=True)
@@ -22,9 +34,24 @@ class Caller:
     permissions are decided from this object, never from `request.user`.
     """
 
-    token: BearerToken
+    token: BearerToken | ExternalToken
     grant: Grant
     policy: Policy
+
+
+def _external_caller(raw: str) -> Caller | None:
+    """The caller for a token an external provider vouches for; None if none knows it."""
+    try:
+        identity = external_token_verify(raw, registry_get())
+        if identity is None:
+            return None
+        policy = policy_get()
+        token, grant = external_access(identity, policy)
+    except TokenRejected:
+        raise exceptions.AuthenticationFailed(INVALID) from None
+    except ProviderUnavailable:
+        raise ProviderUnavailableError() from None
+    return Caller(token=token, grant=grant, policy=policy)
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -35,11 +62,16 @@ class BearerTokenAuthentication(BaseAuthentication):
         raw = raw.strip()
         if not raw or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii() or not raw.isprintable() or " " in raw:
             raise exceptions.AuthenticationFailed("The access token is malformed.")
-        token = bearer_token_find(raw)
-        if token is None or not token.is_live():
-            raise exceptions.AuthenticationFailed("The access token is invalid, expired or revoked.")
-        policy = policy_get()
-        caller = Caller(token=token, grant=bearer_token_grant(token, policy), policy=policy)
+        token = None if looks_like_jwt(raw) else bearer_token_find(raw)
+        if token is None:
+            caller = _external_caller(raw)
+            if caller is None:
+                raise exceptions.AuthenticationFailed(INVALID)
+        elif not token.is_live():
+            raise exceptions.AuthenticationFailed(INVALID)
+        else:
+            policy = policy_get()
+            caller = Caller(token=token, grant=bearer_token_grant(token, policy), policy=policy)
         # The caller is `request.auth`; a client-credentials token has no person behind it.
         return AnonymousUser(), caller
 

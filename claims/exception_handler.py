@@ -14,6 +14,7 @@ from claims.exceptions import (
     InvalidClaims,
     InvalidParameter,
     PreconditionFailed,
+    ProviderUnavailableError,
     RequestTooLarge,
 )
 from tokensvc.errors import NO_STORE_HEADERS, REALM
@@ -33,6 +34,7 @@ _CODES = {
     exceptions.Throttled: ApiErrorCode.TOO_MANY_REQUESTS,
     PreconditionFailed: ApiErrorCode.PRECONDITION_FAILED,
     RequestTooLarge: ApiErrorCode.REQUEST_TOO_LARGE,
+    ProviderUnavailableError: ApiErrorCode.TEMPORARILY_UNAVAILABLE,
 }
 
 
@@ -84,6 +86,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
         if response.status_code in (401, 403) and code in _CHALLENGED:
             response["WWW-Authenticate"] = _challenge(code, body["error_description"])
     response.data = body
+    if isinstance(exc, ProviderUnavailableError):
+        response["Retry-After"] = "5"
     for name, value in NO_STORE_HEADERS.items():
         response[name] = value
     return response

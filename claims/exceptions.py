@@ -17,6 +17,7 @@ class ApiErrorCode(StrEnum):
     REQUEST_TOO_LARGE = "request_too_large"
     PRECONDITION_FAILED = "precondition_failed"
     TOO_MANY_REQUESTS = "too_many_requests"
+    TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"
     SERVER_ERROR = "server_error"
 
 
@@ -52,3 +53,10 @@ class PreconditionFailed(exceptions.APIException):
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
+
+
+class ProviderUnavailableError(exceptions.APIException):
+    """The external provider that must vouch for the token cannot be reached; retry later."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The token's provider cannot be reached; retry later."

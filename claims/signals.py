@@ -15,9 +15,10 @@ def policy_changed(**kwargs) -> None:
 
 
 def connect() -> None:
-    from accounts.models import Role
+    from accounts.models import Provider, ProviderRoleMapping, Role
 
-    for model in (ClaimCategory, Claim, Scope, Role):
+    # Providers travel with the policy: the registry of providers is rebuilt on the same tag.
+    for model in (ClaimCategory, Claim, Scope, Role, Provider, ProviderRoleMapping):
         post_save.connect(policy_changed, sender=model, dispatch_uid=f"policy-save-{model.__name__}")
         post_delete.connect(policy_changed, sender=model, dispatch_uid=f"policy-delete-{model.__name__}")
     for through in (Scope.claims.through, Role.scopes.through):

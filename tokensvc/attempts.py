@@ -24,6 +24,12 @@ class Attempt:
     requested_scope: str = ""
     granted_scope: str = ""
     reason: str = ""
+    # The external provider involved, if any, and an action that says more than the view's
+    # default (e.g. refused by the provider rather than by us).
+    provider_id: int | None = None
+    action: AuditEvent.Action | None = None
+    # The client the view already looked up for this request, so the validator need not.
+    found_client: Client | None = None
 
     def refuse(self, reason: str, client: Client | None = None) -> None:
         """Note why the request fails; the first reason is the one that counts."""
@@ -57,7 +63,7 @@ def attempt_record(
     attempt: Attempt, request: HttpRequest, *, action: AuditEvent.Action, error: str = ""
 ) -> None:
     audit_record(
-        action=action,
+        action=attempt.action or action,
         client=attempt.client,
         client_identifier=attempt.client_identifier,
         user=attempt.user,
@@ -66,4 +72,5 @@ def attempt_record(
         error=error,
         reason=attempt.reason,
         source_ip=source_ip(request),
+        provider_id=attempt.provider_id,
     )

@@ -85,7 +85,9 @@ class Validator(OAuth2Validator):
             slot = authentication_slot(
                 client_id=presented.client_id, source_ip=request.headers.get("REMOTE_ADDR")
             )
-            client = client_verify(presented, api_key=request.headers.get(API_KEY_HEADER))
+            client = client_verify(
+                presented, api_key=request.headers.get(API_KEY_HEADER), found=attempt.found_client
+            )
         except ClientRefused as refused:
             attempt.refuse(refused.reason, refused.client)
             return False

@@ -180,7 +180,12 @@ OAUTH2_PROVIDER = {
     "OIDC_ISS_ENDPOINT": ISSUER_URL,
     "ACCESS_TOKEN_GENERATOR": "tokensvc.oauth.new_token",
     "REFRESH_TOKEN_GENERATOR": "tokensvc.oauth.new_token",
-    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials", "refresh_token"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": [
+        "authorization_code",
+        "client_credentials",
+        "refresh_token",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    ],
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": ACCESS_TOKEN_LIFETIME,
@@ -205,6 +210,24 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
 }
+
+# ---------------------------------------------------------------- external credential providers
+# Every call to a provider (metadata, keys, token, introspection) ends within this many seconds.
+PROVIDER_TIMEOUT_SECONDS = _positive_int("PROVIDER_TIMEOUT_SECONDS", 5)
+# Keys are re-read this often, and on an unknown key id at most once per the minimum interval
+# (per provider and process), so a flood of made-up key ids cannot hammer the provider.
+PROVIDER_JWKS_MAX_AGE_SECONDS = _positive_int("PROVIDER_JWKS_MAX_AGE_SECONDS", 300)
+PROVIDER_JWKS_MIN_REFRESH_SECONDS = _positive_int("PROVIDER_JWKS_MIN_REFRESH_SECONDS", 2)
+# An opaque token's introspection answer is reused this long (never past the token's expiry).
+PROVIDER_INTROSPECTION_CACHE_SECONDS = _positive_int("PROVIDER_INTROSPECTION_CACHE_SECONDS", 30)
+# Accepted difference between our clock and the provider's for exp, nbf and iat.
+PROVIDER_CLOCK_SKEW_SECONDS = _positive_int("PROVIDER_CLOCK_SKEW_SECONDS", 30)
+# Providers are reached over https only; plain http is allowed for loopback addresses when set
+# (a provider on the same host, tests).
+PROVIDER_ALLOW_LOOPBACK_HTTP = env.bool("PROVIDER_ALLOW_LOOPBACK_HTTP", default=DEBUG)
+# Fernet keys (comma-separated, newest first) that encrypt the secrets we hold for providers;
+# older keys still decrypt, so keys can be rotated. Derived from SECRET_KEY when not set.
+PROVIDER_SECRET_KEYS = env.list("PROVIDER_SECRET_KEYS", default=[])
 
 # ---------------------------------------------------------------- customer-data API (DRF)
 # Records are small; anything larger is refused with a JSON 413 before it is parsed.

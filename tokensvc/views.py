@@ -9,10 +9,18 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 
-from accounts.authentication import ClientRefused, client_verify, credentials_presented
-from accounts.models import AuditEvent
+from accounts.authentication import (
+    ClientRefused,
+    PresentedCredentials,
+    client_find,
+    client_verify,
+    credentials_presented,
+    is_external,
+)
+from accounts.models import AuditEvent, Client
 from accounts.throttling import TooManyFailures, authentication_slot
-from tokensvc.attempts import Attempt, attempt_context, attempt_record, source_ip
+from tokensvc import token_exchange
+from tokensvc.attempts import Attempt, attempt_context, attempt_record, current_attempt, source_ip
 from tokensvc.errors import (
     INVALID_CLIENT_DESCRIPTION,
     NO_STORE_HEADERS,
@@ -22,6 +30,7 @@ from tokensvc.errors import (
     json_response,
 )
 from tokensvc.form_request import form_params
+from tokensvc.forwarded_grant import forwarded_token
 from tokensvc.introspection import introspect
 
 SENSITIVE_PARAMETERS = ("client_secret", "code", "code_verifier", "refresh_token", "token", "password")
@@ -112,19 +121,60 @@ class _OAuthlibEndpoint(_FormEndpoint):
                 attempt.refuse("too many failed authentications")
                 attempt_record(attempt, request, action=self.refused_action, error="rate_limited")
                 return too_many_failures(limited)
+            except OAuthError as error:  # from our own grants (external providers, exchange)
+                attempt.refuse(error.reason)
+                attempt_record(attempt, request, action=self.refused_action, error=error.code)
+                return error_response(error)
             response, error = _from_oauthlib(headers, body, status)
             action = self.refused_action if error else self.success_action
             attempt_record(attempt, request, action=action, error=error)
             return response
 
 
+def _as_oauthlib_answer(token: dict) -> tuple[str, dict, bytes, int]:
+    return "", {}, orjson.dumps(token), 200
+
+
 class TokenView(_OAuthlibEndpoint, dot_views.TokenView):
-    """POST /oauth/token/: client_credentials, authorization_code (PKCE) and refresh_token."""
+    """POST /oauth/token/: client_credentials, authorization_code (PKCE), refresh_token, and
+    token exchange (RFC 8693). DOT runs the grants of our own clients; a client of an external
+    provider and token exchange have grants of their own (forwarded_grant, token_exchange)."""
 
     success_action, refused_action = Action.TOKEN_ISSUED, Action.TOKEN_REFUSED
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        return self._respond(request, self.create_token_response)
+        return self._respond(request, self._token_response)
+
+    def _token_response(self, request: HttpRequest):
+        grant_type = request.POST.get("grant_type")
+        if grant_type == token_exchange.GRANT_TYPE:
+            return _as_oauthlib_answer(token_exchange.exchanged_token(request))
+        if grant_type == "client_credentials":
+            external = _external_client(request)
+            if external is not None:
+                return _as_oauthlib_answer(forwarded_token(request, *external))
+        return self.create_token_response(request)
+
+
+def _external_client(request: HttpRequest) -> tuple[PresentedCredentials, Client] | None:
+    """The presented client when an external provider authenticates it; None otherwise.
+
+    The client looked up here is handed on to our validator, so the token endpoint still
+    reads the client row once. Malformed credentials are left to DOT, which refuses them.
+    """
+    try:
+        presented = credentials_presented(
+            authorization=request.headers.get("Authorization"),
+            body_client_id=request.POST.get("client_id"),
+            body_secret=request.POST.get("client_secret"),
+        )
+    except ClientRefused:
+        return None
+    client = client_find(presented.client_id)
+    if client is None or not is_external(client):
+        current_attempt().found_client = client
+        return None
+    return presented, client
 
 
 class RevokeView(_OAuthlibEndpoint, dot_views.RevokeTokenView):

@@ -4,8 +4,8 @@ import base64
 
 import pytest
 from django.db import OperationalError
+from django.db.backends.utils import CursorWrapper
 
-from accounts import authentication
 from claims import authentication as api_authentication
 
 FORM = "application/x-www-form-urlencoded"
@@ -30,7 +30,8 @@ def test_token_endpoint_answers_503_and_recovers(client, make_client, monkeypatc
         )
 
     with monkeypatch.context() as patch:
-        patch.setattr(authentication, "client_find", unreachable)
+        # Every query fails, as with the database gone.
+        patch.setattr(CursorWrapper, "execute", unreachable)
         down = post()
     assert down.status_code == 503
     assert down.json()["error"] == "temporarily_unavailable"

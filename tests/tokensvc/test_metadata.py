@@ -96,11 +96,12 @@ def test_a_deleted_scope_is_no_longer_advertised(client, metadata):
     assert scopes == [scope for scope in SEEDED_SCOPES if scope != "banking:write"]
 
 
-def test_grant_types_are_exactly_the_three_supported(metadata):
+def test_grant_types_are_exactly_the_four_supported(metadata):
     assert sorted(metadata["grant_types_supported"]) == [
         "authorization_code",
         "client_credentials",
         "refresh_token",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     ]
     assert "password" not in metadata["grant_types_supported"]
     assert "implicit" not in metadata["grant_types_supported"]
