@@ -1,0 +1,28 @@
+"""What can go wrong with an external provider, as the callers must tell it apart."""
+
+
+class ProviderUnavailable(Exception):
+    """The provider could not be asked: down, slow, or an answer that is not well-formed.
+
+    Answered `503 temporarily_unavailable`: the caller may retry; nothing was decided.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ProviderRefused(Exception):
+    """The provider answered, and its answer is no (wrong secret, unknown client, ...)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TokenRejected(Exception):
+    """An external token failed verification; `reason` is for the audit trail only."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
