@@ -11,6 +11,8 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
+from accounts.audit import audit_record
+from accounts.models import AuditEvent
 from claims.exceptions import ProviderUnavailableError
 from claims.policy import Grant, Policy
 from claims.selectors import policy_get
@@ -39,7 +41,16 @@ class Caller:
     policy: Policy
 
 
-def _external_caller(raw: str) -> Caller | None:
+def _outage_record(request, error: ProviderUnavailable) -> None:
+    audit_record(
+        action=AuditEvent.Action.PROVIDER_UNAVAILABLE,
+        provider_id=error.provider_pk,
+        reason=f"API call refused: {error.reason}",
+        source_ip=request.META.get("REMOTE_ADDR") or None,
+    )
+
+
+def _external_caller(request, raw: str) -> Caller | None:
     """The caller for a token an external provider vouches for; None if none knows it."""
     try:
         identity = external_token_verify(raw, registry_get())
@@ -49,7 +60,8 @@ def _external_caller(raw: str) -> Caller | None:
         token, grant = external_access(identity, policy)
     except TokenRejected:
         raise exceptions.AuthenticationFailed(INVALID) from None
-    except ProviderUnavailable:
+    except ProviderUnavailable as error:
+        _outage_record(request, error)
         raise ProviderUnavailableError() from None
     return Caller(token=token, grant=grant, policy=policy)
 
@@ -64,7 +76,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("The access token is malformed.")
         token = None if looks_like_jwt(raw) else bearer_token_find(raw)
         if token is None:
-            caller = _external_caller(raw)
+            caller = _external_caller(request, raw)
             if caller is None:
                 raise exceptions.AuthenticationFailed(INVALID)
         elif not token.is_live():

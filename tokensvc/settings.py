@@ -1,5 +1,6 @@
 """Django settings for the token service: every environment variable the project reads is read here."""
 
+import base64
 from datetime import timedelta
 from pathlib import Path
 
@@ -228,6 +229,15 @@ PROVIDER_ALLOW_LOOPBACK_HTTP = env.bool("PROVIDER_ALLOW_LOOPBACK_HTTP", default=
 # Fernet keys (comma-separated, newest first) that encrypt the secrets we hold for providers;
 # older keys still decrypt, so keys can be rotated. Derived from SECRET_KEY when not set.
 PROVIDER_SECRET_KEYS = env.list("PROVIDER_SECRET_KEYS", default=[])
+for _key in PROVIDER_SECRET_KEYS:
+    try:
+        if len(base64.urlsafe_b64decode(_key.encode())) != 32:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(
+            "PROVIDER_SECRET_KEYS: each key must be a Fernet key (32 bytes, URL-safe base64), e.g. from "
+            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
+        ) from None
 
 # ---------------------------------------------------------------- customer-data API (DRF)
 # Records are small; anything larger is refused with a JSON 413 before it is parsed.

@@ -525,3 +525,22 @@ def test_token_exchange_refusals(client, oidc_provider, provider_row, exchanger)
 
     Client.objects.filter(pk=exchanger.client.pk).update(may_exchange_tokens=False)
     assert exchange(client, exchanger, good).json()["error"] == "unauthorized_client"
+
+
+def test_the_api_answers_503_when_the_keys_cannot_be_fetched(client, oidc_provider, provider_row, customer):
+    token = provider_token(oidc_provider)
+    oidc_provider.down()
+    response = api_get(client, token)
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert response["Retry-After"]
+    event = last_event()
+    assert (event.action, event.provider_id) == (AuditEvent.Action.PROVIDER_UNAVAILABLE, provider_row.pk)
+
+
+def test_keys_held_keep_serving_while_the_provider_is_down(client, oidc_provider, provider_row, customer):
+    token = provider_token(oidc_provider)
+    assert api_get(client, token).status_code == 200
+    oidc_provider.down()
+    assert api_get(client, token).status_code == 200

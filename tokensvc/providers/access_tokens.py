@@ -19,6 +19,7 @@ from tokensvc.providers.jwks import KEY_TYPE, verification_keys
 from tokensvc.providers.outbound import call
 from tokensvc.providers.registry import ProviderConfig, Registry
 from tokensvc.providers.secret_box import SecretUnreadable, unseal
+from tokensvc.providers.status import provider_note_error
 
 # Header types of JWTs that are not access tokens (ID tokens carry none in the header, and
 # fail the audience check instead).
@@ -100,7 +101,12 @@ def jwt_verify(raw: str, registry: Registry) -> ExternalIdentity:
     if not provider.audience:
         raise TokenRejected(f"provider {provider.name} has no audience configured")
     kid = header.get("kid")
-    for key in verification_keys(provider, kid if isinstance(kid, str) else None, alg):
+    try:
+        keys = verification_keys(provider, kid if isinstance(kid, str) else None, alg)
+    except ProviderUnavailable as error:
+        error.provider_pk = provider.pk
+        raise
+    for key in keys:
         try:
             claims = jwt.decode(
                 raw,
@@ -155,7 +161,12 @@ def _introspected(provider: ProviderConfig, raw: str) -> ExternalIdentity | None
     except Exception:
         answer = None
     if answer is None:
-        answer = _introspection_answer(provider, raw)
+        try:
+            answer = _introspection_answer(provider, raw)
+        except ProviderUnavailable as error:
+            provider_note_error(provider.pk, error.reason)
+            error.provider_pk = provider.pk
+            raise
         lifetime = settings.PROVIDER_INTROSPECTION_CACHE_SECONDS
         if isinstance(answer.get("exp"), int):
             lifetime = min(lifetime, answer["exp"] - int(datetime.now(UTC).timestamp()))

@@ -7,9 +7,10 @@ class ProviderUnavailable(Exception):
     Answered `503 temporarily_unavailable`: the caller may retry; nothing was decided.
     """
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, provider_pk: int | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.provider_pk = provider_pk  # which provider, when the caller knows it
 
 
 class ProviderRefused(Exception):
