@@ -2,8 +2,10 @@
 
 import functools
 from contextlib import suppress
+from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import F, OrderBy, Q, QuerySet
 
@@ -197,6 +199,48 @@ def customer_sort_values(*, customer_id: int, keys: list[SortKey]) -> tuple | No
     return Customer.objects.filter(pk=customer_id).values_list(*attributes).first()
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A compiled page query: its SQL, and what turns each row into {column: value}."""
+
+    sql: str
+    params: tuple
+    names: tuple[str, ...]
+    converters: tuple  # (index, (converter, ...), expression), as the ORM applies them
+
+
+def _plan(customers: QuerySet) -> _Plan | None:
+    """The ORM's own SQL and value converters for a `values()` query; None when it can match
+    nothing (the ORM then sends no query either)."""
+    compiler = customers.query.get_compiler(using=customers.db)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        return None
+    selected = [expression for expression, _, _ in compiler.select[: compiler.col_count]]
+    converters = tuple(
+        (index, tuple(functions), expression)
+        for index, (functions, expression) in compiler.get_converters(selected).items()
+    )
+    return _Plan(sql, tuple(params), tuple(customers.query.values_select), converters)
+
+
+def _page_query(
+    customers: QuerySet, keys: list[SortKey], columns: list[str], *, reverse: bool, offset: int, limit: int
+) -> QuerySet:
+    ordered = customers.order_by(*_sort_expressions(keys, reverse=reverse))
+    return ordered.values("id", *columns)[offset : offset + limit]
+
+
+@functools.lru_cache(maxsize=256)
+def _first_page_plan(vendor: str, keys: tuple[SortKey, ...], columns: tuple[str, ...], limit: int) -> _Plan:
+    """The plan of a first page without search: the same SQL for every caller with the same
+    readable claims, order and page size, so it is compiled once (per process)."""
+    return _plan(
+        _page_query(Customer.objects.all(), list(keys), list(columns), reverse=False, offset=0, limit=limit)
+    )
+
+
 def customer_page(
     *,
     search: str = "",
@@ -214,18 +258,35 @@ def customer_page(
     after it, or ends right before it; either way the database seeks on the order instead of
     skipping rows, so a page costs the same however deep it is. `offset` skips rows (page
     numbers); it costs more the larger it is. Rows come back in the order of `keys`.
+
+    The ORM builds the SQL, but the rows are read with a plain cursor and the ORM's converters:
+    its `values()` iteration cost more than the query, and compiling the most frequent page
+    (the first, without search) once per process saves as much again.
     """
-    customers = _matching(search, search_attributes)
     backwards = before is not None
-    if after is not None:
-        customers = customers.filter(_beyond(keys, after, reverse=False))
-    if backwards:
-        customers = customers.filter(_beyond(keys, before, reverse=True))
-    rows = list(
-        customers.order_by(*_sort_expressions(keys, reverse=backwards)).values("id", *columns)[
-            offset : offset + limit
-        ]
-    )
+    if not search and after is None and not backwards and not offset:
+        plan = _first_page_plan(connection.vendor, tuple(keys), tuple(columns), limit)
+    else:
+        customers = _matching(search, search_attributes)
+        if after is not None:
+            customers = customers.filter(_beyond(keys, after, reverse=False))
+        if backwards:
+            customers = customers.filter(_beyond(keys, before, reverse=True))
+        plan = _plan(_page_query(customers, keys, columns, reverse=backwards, offset=offset, limit=limit))
+    if plan is None:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(plan.sql, plan.params)
+        fetched = cursor.fetchall()
+    rows = []
+    for row in fetched:
+        values = list(row)
+        for index, functions, expression in plan.converters:
+            value = values[index]
+            for convert in functions:
+                value = convert(value, expression, connection)
+            values[index] = value
+        rows.append(dict(zip(plan.names, values, strict=True)))
     if backwards:
         rows.reverse()
     return rows
