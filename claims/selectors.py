@@ -71,39 +71,48 @@ MAX_ID = 2**63 - 1
 
 @functools.cache
 def _customer_reader(vendor: str) -> tuple[str, tuple]:
-    """The detail query and, per column, the converters the ORM would apply (for `vendor`).
+    """Every column of a customer row, as SQL, and the converters the ORM would apply to
+    each (for `vendor`).
 
     Worked out once: `raw()` resolved the columns and looked up the converters on every call,
     which cost three times what the query itself did.
     """
     fields = Customer._meta.concrete_fields
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    table = connection.ops.quote_name(Customer._meta.db_table)
-    sql = f"SELECT {columns} FROM {table} WHERE {connection.ops.quote_name('id')} = %s"  # noqa: S608
     converters = []
     for index, field in enumerate(fields):
         column = field.get_col(Customer._meta.db_table)
         found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
         if found:
             converters.append((index, column, tuple(found)))
-    return sql, tuple(converters)
+    return columns, tuple(converters)
 
 
-def customer_get(*, customer_id: int) -> Customer | None:
-    """One customer, or None: one query on the primary key, values converted as the ORM does."""
-    if not 0 < customer_id <= MAX_ID:
-        return None  # no such row, and SQLite cannot even bind a larger integer
-    sql, converters = _customer_reader(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [customer_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
+def customer_columns() -> str:
+    """Every column of a customer row, in the order `customer_from_row` reads them."""
+    return _customer_reader(connection.vendor)[0]
+
+
+def customer_from_row(row: tuple) -> Customer:
+    """A customer from a row of `customer_columns()`, its values converted as the ORM does."""
     values = list(row)
-    for index, column, functions in converters:
+    for index, column, functions in _customer_reader(connection.vendor)[1]:
         for convert in functions:
             values[index] = convert(values[index], column, connection)
     return Customer.from_db(connection.alias, None, values)
+
+
+def customer_get(*, customer_id: int) -> Customer | None:
+    """One customer, or None: one query on the primary key."""
+    if not 0 < customer_id <= MAX_ID:
+        return None  # no such row, and SQLite cannot even bind a larger integer
+    quote = connection.ops.quote_name
+    table = quote(Customer._meta.db_table)
+    sql = f"SELECT {customer_columns()} FROM {table} WHERE {quote('id')} = %s"  # noqa: S608  (names only)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [customer_id])
+        row = cursor.fetchone()
+    return None if row is None else customer_from_row(row)
 
 
 CUSTOMER_TOTAL_KEY = "customers:total"

@@ -155,6 +155,35 @@ def test_editor_patches_profile(client, issue_token, customer):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("returning", [True, False], ids=["update-returning", "update-then-read"])
+def test_a_write_answers_the_row_as_written_with_or_without_returning(
+    client, issue_token, customer, monkeypatch, returning
+):
+    """Where the database cannot return the row from the UPDATE, the write reads it back in the
+    same transaction; either way the answer, the ETag and the stored row agree."""
+    monkeypatch.setattr("claims.services._returning_supported", lambda: returning)
+    token, url = issue_token("admin"), f"{API}{customer.pk}/"
+    before = Customer.objects.get(pk=customer.pk).updated_at
+    body = {
+        "banking": {"credit_limit": "1234.5", "iban": "gb82 west 1234 5698 7654 32"},
+        "address": {"country": "fr"},
+    }
+    response = send(client, "patch", url, token, body, HTTP_IF_MATCH='"1"')
+    assert response.status_code == 200, response.content
+    assert response["ETag"] == '"2"'
+    assert response.json()["banking"]["credit_limit"] == "1234.50"
+    assert response.json()["banking"]["iban"] == "GB82WEST12345698765432"
+    assert response.json()["address"]["country"] == "FR"
+    assert response.json()["profile"] == {"name": "Ada Lovelace", "email": "ada@example.com", "age": 36}
+    stored = Customer.objects.get(pk=customer.pk)
+    assert (stored.credit_limit, stored.country.code, stored.version) == (Decimal("1234.50"), "FR", 2)
+    assert stored.updated_at > before
+    stale = send(client, "patch", url, token, {"profile": {"age": 1}}, HTTP_IF_MATCH='"1"')
+    assert stale.status_code == 412
+    assert Customer.objects.get(pk=customer.pk).age == 36
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("body", "forbidden"),
     [
