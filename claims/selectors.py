@@ -47,10 +47,14 @@ def policy_build() -> Policy:
     return Policy(scopes=scopes, roles=roles, attributes=attributes, role_names=role_names)
 
 
-def policy_get() -> Policy:
-    """The current policy: rebuilt only when the revision moved since this process built it."""
+def policy_get(*, revision: int | None = None) -> Policy:
+    """The current policy: rebuilt only when the revision moved since this process built it.
+
+    `revision` is a tag the caller has just read in the same statement as its own row (the
+    bearer-token lookup does), which saves reading it again.
+    """
     global _cached
-    revision = policy_revision()
+    revision = policy_revision() if revision is None else revision
     cached = _cached
     if cached is not None and cached[0] == revision:
         return cached[1]

@@ -46,6 +46,8 @@ class BearerToken:
     user_pk: int | None
     user_is_active: bool | None
     user_role: str | None
+    # The policy revision, read by the same statement as the token (see `bearer_token_grant`).
+    policy_revision: int | None = None
 
     @property
     def role(self) -> str | None:
@@ -62,11 +64,13 @@ class BearerToken:
 @cache
 def _bearer_token_sql() -> str:
     from accounts.models import Client, Role, User
+    from claims.models import PolicyRevision
 
     token, client, role, user = (m._meta.db_table for m in (AccessToken, Client, Role, User))
     return (
         "SELECT t.id, t.scope, t.expires, t.created, c.client_id, c.is_active, cr.name,"  # noqa: S608
-        " u.id, u.is_active, ur.name"
+        " u.id, u.is_active, ur.name,"
+        f" COALESCE((SELECT tag FROM {PolicyRevision._meta.db_table} WHERE id = 1), 0)"
         f" FROM {token} t JOIN {client} c ON c.id = t.application_id"
         f" JOIN {role} cr ON cr.id = c.role_id"
         f" LEFT JOIN {user} u ON u.id = t.user_id LEFT JOIN {role} ur ON ur.id = u.role_id"
@@ -85,14 +89,28 @@ def bearer_token_find(raw: str) -> BearerToken | None:
     """The access token for a raw value, with its client, person and their roles, or None.
 
     One hand-written query instead of the ORM's: this runs on every API call and every
-    introspection, where compiling a four-join ORM query cost more than executing it.
+    introspection, where compiling a four-join ORM query cost more than executing it. The
+    policy revision comes along (`policy_revision`), so finding what the token grants needs
+    no second round trip.
     """
     with connection.cursor() as cursor:
         cursor.execute(_bearer_token_sql(), [token_checksum(raw)])
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, scope, expires, created, client_id, client_active, client_role, user_pk, user_active, user_role = row
+    (
+        pk,
+        scope,
+        expires,
+        created,
+        client_id,
+        client_active,
+        client_role,
+        user_pk,
+        user_active,
+        user_role,
+        revision,
+    ) = row
     return BearerToken(
         pk=pk,
         scope=scope,
@@ -104,13 +122,20 @@ def bearer_token_find(raw: str) -> BearerToken | None:
         user_pk=user_pk,
         user_is_active=None if user_active is None else bool(user_active),
         user_role=user_role,
+        policy_revision=revision,
     )
+
+
+def bearer_token_policy(token: BearerToken) -> Policy:
+    """The policy as it was when the token was read: the revision came with the token's row,
+    so this costs no query of its own while the cached policy is current."""
+    return policy_get(revision=token.policy_revision)
 
 
 def bearer_token_grant(token: BearerToken, policy: Policy | None = None) -> Grant:
     """What the token grants now: its scopes still held by its holder's role, mapped through
     the claims each scope covers now."""
-    return token_grant(token.scope.split(), token.role, policy or policy_get())
+    return token_grant(token.scope.split(), token.role, policy or bearer_token_policy(token))
 
 
 def refresh_token_find(raw: str):

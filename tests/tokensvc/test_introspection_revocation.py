@@ -11,6 +11,7 @@ from oauth2_provider.models import get_access_token_model
 
 from accounts.models import Role
 from claims.models import Scope
+from claims.selectors import policy_revision
 from tests.tokensvc.oauth_helpers import (
     ADDRESS,
     BANKING,
@@ -25,6 +26,7 @@ from tests.tokensvc.oauth_helpers import (
     post_form,
     refresh,
 )
+from tokensvc.selectors import bearer_token_find, bearer_token_grant
 
 pytestmark = pytest.mark.django_db
 
@@ -270,6 +272,17 @@ def test_introspection_follows_the_live_policy(client, resource_server, admin):
     assert "banking:write" in body["scope"].split()
     # banking:write remains, but nothing readable in banking is left.
     assert body["granted_claims"] == {"address": ADDRESS, "profile": PROFILE}
+
+
+def test_the_token_lookup_reads_the_policy_revision_with_the_token(client, admin):
+    """Introspection learns the policy's revision from the token's own row, so a change made
+    just before is seen without a separate read."""
+    raw = client_credentials_token(client, admin)["access_token"]
+    assert bearer_token_find(raw).policy_revision == policy_revision()
+    Role.objects.get(name="admin").scopes.remove(Scope.objects.get(name="banking:read"))
+    token = bearer_token_find(raw)
+    assert token.policy_revision == policy_revision() != 0
+    assert "banking:read" not in bearer_token_grant(token).scopes
 
 
 def test_introspection_follows_claims_removed_from_a_scope(client, resource_server, admin):
