@@ -248,10 +248,10 @@ def test_a_body_larger_than_the_limit_is_refused(server):
         call("GET", server.url("/too-large"))
 
 
-def test_a_compressed_body_is_limited_by_its_decompressed_size(server):
+def test_a_compressed_body_is_refused_since_none_was_asked_for(server):
     started = time.monotonic()
 
-    with pytest.raises(ProviderUnavailable, match="larger than"):
+    with pytest.raises(ProviderUnavailable, match="encoded as 'gzip'"):
         call("GET", server.url("/gzip-bomb"))
 
     assert time.monotonic() - started < 2 * TIMEOUT
@@ -260,7 +260,7 @@ def test_a_compressed_body_is_limited_by_its_decompressed_size(server):
 def test_a_body_dripping_forever_is_cut_off_at_the_deadline(server):
     started = time.monotonic()
 
-    with pytest.raises(ProviderUnavailable, match="longer than"):
+    with pytest.raises(ProviderUnavailable, match="no complete answer within"):
         call("GET", server.url("/drip-body"))
 
     assert time.monotonic() - started < 2 * TIMEOUT + 0.5
@@ -283,11 +283,6 @@ def _outcome_within(url: str, seconds: float) -> dict[str, object]:
     return dict(outcome)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the deadline is checked only while the body is read; a status line and headers "
-    "dripping one byte per read timeout keep the call waiting for as long as the server likes",
-)
 def test_headers_dripping_forever_are_cut_off_at_the_deadline(server):
     outcome = _outcome_within(server.url("/drip-headers"), 2 * TIMEOUT + 0.5)
 
@@ -302,7 +297,7 @@ def test_connection_refused_is_unavailable(settings):
         port = probe.getsockname()[1]
     # Nothing listens on the port any more.
 
-    with pytest.raises(ProviderUnavailable, match="ConnectionError"):
+    with pytest.raises(ProviderUnavailable, match="cannot be reached"):
         call("GET", f"http://127.0.0.1:{port}/token")
 
 
@@ -313,32 +308,17 @@ def test_a_redirect_is_returned_not_followed(server):
     assert server.requests == [{"method": "GET", "path": "/redirect"}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: requests reads a redirect's whole body itself (Session.send consumes "
-    "response.content to prepare `next`, even with allow_redirects=False), so the body is lost",
-)
 def test_a_redirect_is_returned_with_its_body(server):
     answer = call("GET", server.url("/redirect"))
 
     assert answer == Answer(status=302, body={"moved": True})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: requests reads a redirect's whole body into memory before call() sees it, "
-    "past MAX_RESPONSE_BYTES",
-)
 def test_a_redirect_body_larger_than_the_limit_is_refused(server):
     with pytest.raises(ProviderUnavailable, match="larger than"):
         call("GET", server.url("/redirect-too-large"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: requests reads a redirect's whole body before call() sees it, with no "
-    "deadline, so a redirect dripping its body keeps the call waiting as long as the server likes",
-)
 def test_a_redirect_dripping_its_body_is_cut_off_at_the_deadline(server):
     outcome = _outcome_within(server.url("/redirect-drip"), 2 * TIMEOUT + 0.5)
 
