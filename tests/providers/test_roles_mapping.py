@@ -66,11 +66,6 @@ def test_claim_values_of_a_top_level_claim(claims, values):
     assert claim_values(claims, "roles") == values
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="limitation: every dot descends, so a top-level claim whose name holds dots (Auth0's "
-    "namespaced claims such as 'https://acme.example/roles') can never be read",
-)
 def test_a_namespaced_claim_name_with_dots_is_readable():
     claims = {"https://acme.example/roles": ["manager"]}
 

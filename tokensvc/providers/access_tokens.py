@@ -51,7 +51,9 @@ def looks_like_jwt(raw: str) -> bool:
 
 
 def _scopes(claims: Mapping) -> frozenset[str] | None:
-    value = claims.get("scope", claims.get("scp"))
+    value = claims.get("scope")
+    if not isinstance(value, str | list):
+        value = claims.get("scp")  # Okta, Entra
     if isinstance(value, str):
         return frozenset(value.split())
     if isinstance(value, list):

@@ -4,13 +4,18 @@ Each vendor documents where its issuer lives; the rest (endpoints, keys) comes f
 issuer's own metadata, exactly as for a custom provider.
 """
 
+import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,99}$")  # a GUID or a verified domain
 _NAME = re.compile(r"^[A-Za-z0-9._~-]{1,100}$")
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]{1,100}$")
 
 
 class PresetError(ValueError):
@@ -35,17 +40,50 @@ def _domain(value: str, label: str) -> str:
 
 def _name(value: str, label: str) -> str:
     value = value.strip()
-    if not _NAME.match(value):
+    # '.' and '..' are path segments, not names: they would move the issuer up its path.
+    if not _NAME.match(value) or value in (".", ".."):
         raise PresetError(f"{label}: letters, digits, '.', '_', '~' or '-' only.")
     return value
+
+
+def _server_url(value: str) -> str:
+    """A Keycloak server's base URL: http(s), a plain host (name or IP), an optional port and path."""
+    base = value.strip().rstrip("/")
+    problem = "Keycloak server URL: give its https URL, e.g. https://sso.example.com."
+    try:
+        parts = urlsplit(base)
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError:
+        raise PresetError(problem) from None
+    host = parts.hostname or ""
+    if (
+        parts.scheme not in ("https", "http")
+        or parts.username is not None
+        or parts.password is not None
+        or parts.query
+        or parts.fragment
+        or not (_HOST.match(host) or _is_ip(host))
+        or any(
+            segment in (".", "..") or not _PATH_SEGMENT.match(segment)
+            for segment in parts.path.split("/")[1:]
+        )
+    ):
+        raise PresetError(problem)
+    return base
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def preset_issuer(kind: str, inputs: PresetInputs) -> str:
     """The issuer URL of a pre-configured provider kind; PresetError when an input is wrong."""
     if kind == "keycloak":
-        base = inputs.base_url.strip().rstrip("/")
-        if not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", base):
-            raise PresetError("Keycloak server URL: give its https URL, e.g. https://sso.example.com.")
+        base = _server_url(inputs.base_url)
         return f"{base}/realms/{quote(_name(inputs.realm, 'Keycloak realm'))}"
     if kind == "auth0":
         # Auth0's issuer ends with a slash, and its tokens carry it that way.

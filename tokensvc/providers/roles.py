@@ -4,12 +4,16 @@ from collections.abc import Mapping
 
 
 def claim_values(claims: Mapping, path: str) -> list[str]:
-    """The string values at a claim path; dots descend into objects ('realm_access.roles')."""
-    value: object = claims
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return []
-        value = value.get(part)
+    """The string values at a claim path: a top-level claim of that exact name (Auth0's namespaced
+    'https://example.com/roles'), else dots descend into objects ('realm_access.roles')."""
+    if path in claims:
+        value: object = claims[path]
+    else:
+        value = claims
+        for part in path.split("."):
+            if not isinstance(value, Mapping):
+                return []
+            value = value.get(part)
     if isinstance(value, str):
         return value.split()
     if isinstance(value, list):
