@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.credentials import keyed_hash
 from accounts.models import ApiKey, Client, Provider
+from tokensvc.row_reader import RowReader
 
 # A stored value that no secret matches, verified against when the client is unknown so that
 # an unknown client_id costs the same work as a wrong secret.
@@ -72,21 +73,22 @@ def credentials_presented(
     return PresentedCredentials(body_client_id, body_secret, method)
 
 
-# Raw queries on the token endpoint's path: the ORM spent longer compiling these two
-# single-row lookups than the database spent answering them. `raw()` keeps the converters.
-# The provider's kind comes along (`client.provider_kind`): the token endpoint branches on it.
-_CLIENT_SQL = (
-    f"SELECT c.*, p.kind AS provider_kind FROM {Client._meta.db_table} c"  # noqa: S608
-    f" JOIN {Provider._meta.db_table} p ON p.id = c.provider_id WHERE c.client_id = %s"
+# The token endpoint reads these two rows on every request; the provider's kind comes along
+# with the client (`client.provider_kind`), since the endpoint branches on it.
+_CLIENT = RowReader(
+    Client,
+    "client_id = %s",
+    joins=f"JOIN {Provider._meta.db_table} p ON p.id = {Client._meta.db_table}.provider_id",
+    extra={"provider_kind": "p.kind"},
 )
-_API_KEY_SQL = f"SELECT * FROM {ApiKey._meta.db_table} WHERE client_id = %s AND key_hash = %s"  # noqa: S608
+_API_KEY = RowReader(ApiKey, "client_id = %s AND key_hash = %s")
 
 
 def client_find(client_id: str) -> Client | None:
     """The client with this client_id, or None (NUL bytes and absurd lengths included)."""
     if "\x00" in client_id or len(client_id) > 100:
         return None
-    return next(iter(Client.objects.raw(_CLIENT_SQL, [client_id])), None)
+    return _CLIENT.one([client_id])
 
 
 def is_external(client: Client) -> bool:
@@ -122,7 +124,7 @@ def api_key_check(client: Client, api_key: str | None) -> ApiKey | None:
         raise ClientRefused("API key missing", client)
     # Looked up by keyed hash: without the server's key nobody can aim at a stored hash, and a
     # key of another client simply matches no row here.
-    key = next(iter(ApiKey.objects.raw(_API_KEY_SQL, [client.pk, keyed_hash(api_key)])), None)
+    key = _API_KEY.one([client.pk, keyed_hash(api_key)])
     if key is None:
         raise ClientRefused("API key unknown or of another client", client)
     if key.revoked_at is not None:
