@@ -17,9 +17,9 @@ from accounts.authentication import (
     credentials_presented,
     is_external,
 )
-from accounts.models import AuditEvent, Client
+from accounts.models import AuditEvent
 from accounts.throttling import TooManyFailures, authentication_slot
-from tokensvc import token_exchange
+from tokensvc import client_credentials, token_exchange
 from tokensvc.attempts import Attempt, attempt_context, attempt_record, current_attempt, source_ip
 from tokensvc.errors import (
     INVALID_CLIENT_DESCRIPTION,
@@ -150,31 +150,28 @@ class TokenView(_OAuthlibEndpoint, dot_views.TokenView):
         if grant_type == token_exchange.GRANT_TYPE:
             return _as_oauthlib_answer(token_exchange.exchanged_token(request))
         if grant_type == "client_credentials":
-            external = _external_client(request)
-            if external is not None:
-                return _as_oauthlib_answer(forwarded_token(request, *external))
+            presented = _presented(request)
+            if presented is not None:
+                client = client_find(presented.client_id)
+                if client is not None and is_external(client):
+                    return _as_oauthlib_answer(forwarded_token(request, presented, client))
+                if client_credentials.handles(request):
+                    return _as_oauthlib_answer(client_credentials.issued_token(request, presented, client))
+                # Handed on to our validator, so the client row is still read once.
+                current_attempt().found_client = client
         return self.create_token_response(request)
 
 
-def _external_client(request: HttpRequest) -> tuple[PresentedCredentials, Client] | None:
-    """The presented client when an external provider authenticates it; None otherwise.
-
-    The client looked up here is handed on to our validator, so the token endpoint still
-    reads the client row once. Malformed credentials are left to DOT, which refuses them.
-    """
+def _presented(request: HttpRequest) -> PresentedCredentials | None:
+    """The client authentication of the request; None when malformed, left to DOT to refuse."""
     try:
-        presented = credentials_presented(
+        return credentials_presented(
             authorization=request.headers.get("Authorization"),
             body_client_id=request.POST.get("client_id"),
             body_secret=request.POST.get("client_secret"),
         )
     except ClientRefused:
         return None
-    client = client_find(presented.client_id)
-    if client is None or not is_external(client):
-        current_attempt().found_client = client
-        return None
-    return presented, client
 
 
 class RevokeView(_OAuthlibEndpoint, dot_views.RevokeTokenView):
