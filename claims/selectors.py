@@ -11,6 +11,7 @@ from django.db.models import F, OrderBy, Q, QuerySet
 
 from claims.models import Claim, Customer, PolicyRevision, Scope
 from claims.policy import Policy, ScopeRule
+from tokensvc.row_reader import RowReader
 
 _cached: tuple[int, Policy] | None = None
 
@@ -73,50 +74,24 @@ def claim_names_by_attribute() -> dict[str, str]:
 MAX_ID = 2**63 - 1
 
 
-@functools.cache
-def _customer_reader(vendor: str) -> tuple[str, tuple]:
-    """Every column of a customer row, as SQL, and the converters the ORM would apply to
-    each (for `vendor`).
-
-    Worked out once: `raw()` resolved the columns and looked up the converters on every call,
-    which cost three times what the query itself did.
-    """
-    fields = Customer._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    converters = []
-    for index, field in enumerate(fields):
-        column = field.get_col(Customer._meta.db_table)
-        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        if found:
-            converters.append((index, column, tuple(found)))
-    return columns, tuple(converters)
+_CUSTOMER = RowReader(Customer, "id = %s")
 
 
 def customer_columns() -> str:
     """Every column of a customer row, in the order `customer_from_row` reads them."""
-    return _customer_reader(connection.vendor)[0]
+    return _CUSTOMER.columns()
 
 
 def customer_from_row(row: tuple) -> Customer:
     """A customer from a row of `customer_columns()`, its values converted as the ORM does."""
-    values = list(row)
-    for index, column, functions in _customer_reader(connection.vendor)[1]:
-        for convert in functions:
-            values[index] = convert(values[index], column, connection)
-    return Customer.from_db(connection.alias, None, values)
+    return _CUSTOMER.from_row(row)
 
 
 def customer_get(*, customer_id: int) -> Customer | None:
     """One customer, or None: one query on the primary key."""
     if not 0 < customer_id <= MAX_ID:
         return None  # no such row, and SQLite cannot even bind a larger integer
-    quote = connection.ops.quote_name
-    table = quote(Customer._meta.db_table)
-    sql = f"SELECT {customer_columns()} FROM {table} WHERE {quote('id')} = %s"  # noqa: S608  (names only)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [customer_id])
-        row = cursor.fetchone()
-    return None if row is None else customer_from_row(row)
+    return _CUSTOMER.one([customer_id])
 
 
 CUSTOMER_TOTAL_KEY = "customers:total"

@@ -1,4 +1,4 @@
-"""One model row by a hand-written WHERE, without the ORM's per-query compilation.
+"""Model rows by hand-written SQL, without the ORM's per-query compilation.
 
 On the token endpoint and the API, reading a client, an API key or a customer is a single
 indexed row; `raw()` spent three times the query's own cost resolving columns and looking up
@@ -13,8 +13,8 @@ from django.db.models import Model
 
 
 class RowReader:
-    """Reads instances of `model` selected by `where` (SQL over the model's own columns, with
-    %s placeholders); `extra` adds computed columns, set as attributes of the instance."""
+    """Reads instances of `model` selected by `where` (SQL with %s placeholders). `joins` and
+    `extra` add computed columns (name -> SQL expression), set as attributes of the instance."""
 
     def __init__(
         self, model: type[Model], where: str, *, joins: str = "", extra: dict[str, str] | None = None
@@ -24,29 +24,32 @@ class RowReader:
         self.joins = joins
         self.extra = extra or {}
 
-    @cache  # noqa: B019  (readers are module-level singletons, one entry per vendor)
-    def _plan(self, vendor: str) -> tuple[str, tuple, int]:
+    @cache  # noqa: B019  (readers are module-level singletons: one entry per reader and vendor)
+    def _plan(self, vendor: str) -> tuple[str, str, tuple]:
         quote = connection.ops.quote_name
         fields = self.model._meta.concrete_fields
         table = self.model._meta.db_table
-        columns = [f"{quote(table)}.{quote(field.column)}" for field in fields]
-        columns += [f"{expression} AS {quote(name)}" for name, expression in self.extra.items()]
-        sql = f"SELECT {', '.join(columns)} FROM {quote(table)} {self.joins} WHERE {self.where}"  # noqa: S608
+        columns = ", ".join(quote(field.column) for field in fields)
+        # Qualified in the SELECT, where a join could make a name ambiguous.
+        selected = [f"{quote(table)}.{quote(field.column)}" for field in fields]
+        selected += [f"{expression} AS {quote(name)}" for name, expression in self.extra.items()]
+        sql = f"SELECT {', '.join(selected)} FROM {quote(table)} {self.joins} WHERE {self.where}"  # noqa: S608
         converters = []
         for index, field in enumerate(fields):
             column = field.get_col(table)
             found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
             if found:
                 converters.append((index, column, tuple(found)))
-        return sql, tuple(converters), len(fields)
+        return columns, sql, tuple(converters)
 
-    def one(self, params: list) -> Model | None:
-        sql, converters, width = self._plan(connection.vendor)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
+    def columns(self) -> str:
+        """The model's columns, in the order `from_row` reads them (for SQL written elsewhere)."""
+        return self._plan(connection.vendor)[0]
+
+    def from_row(self, row: tuple | list) -> Model:
+        """An instance from a row of `columns()` (then any `extra` values), converted as the ORM does."""
+        _, _, converters = self._plan(connection.vendor)
+        width = len(self.model._meta.concrete_fields)
         values = list(row[:width])
         for index, column, functions in converters:
             for convert in functions:
@@ -55,3 +58,10 @@ class RowReader:
         for name, value in zip(self.extra, row[width:], strict=True):
             setattr(instance, name, value)
         return instance
+
+    def one(self, params: list) -> Model | None:
+        """The first row matching `where`, or None."""
+        with connection.cursor() as cursor:
+            cursor.execute(self._plan(connection.vendor)[1], params)
+            row = cursor.fetchone()
+        return None if row is None else self.from_row(row)
