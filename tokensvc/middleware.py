@@ -1,7 +1,9 @@
-"""A database that cannot be reached is a 503 the client can retry, not a 500."""
+"""Our middleware: a database that cannot be reached is a 503 the client can retry, not a 500;
+and the admin's audit context kept off the machine endpoints."""
 
 import logging
 
+from auditlog.middleware import AuditlogMiddleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
@@ -32,3 +34,22 @@ class DatabaseUnavailableMiddleware:
         )
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+# Endpoints called by machines with bearer tokens or client credentials, never by a signed-in
+# person: no session, no officer to name as an audit actor.
+MACHINE_PATHS = ("/oauth/token/", "/oauth/revoke/", "/oauth/introspect/", "/api/v1/")
+
+
+class OfficerAuditlogMiddleware(AuditlogMiddleware):
+    """django-auditlog's actor context (who changed what in the admin), for people's requests.
+
+    Entering the context connects signal receivers on every request, a cost the token endpoint
+    and the API would pay for nothing: no officer acts there, and what changes there is recorded
+    as AuditEvents (and by auditlog itself, without an actor).
+    """
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(MACHINE_PATHS):
+            return self.get_response(request)
+        return super().__call__(request)

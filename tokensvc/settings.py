@@ -70,7 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Who changed what in the admin: the signed-in officer becomes the audit entry's actor.
-    "auditlog.middleware.AuditlogMiddleware",
+    "tokensvc.middleware.OfficerAuditlogMiddleware",
     # Answers locked-out logins (admin and the people's sign-in page); keep it last.
     "axes.middleware.AxesMiddleware",
 ]

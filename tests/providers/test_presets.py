@@ -148,7 +148,9 @@ def test_keycloak_server_url_must_name_a_plain_host(base_url):
         preset_issuer("keycloak", PresetInputs(base_url=base_url, realm="staff"))
 
 
-@given(st.text(alphabet=NAME_CHARACTERS, min_size=1, max_size=100))
+@given(
+    st.text(alphabet=NAME_CHARACTERS, min_size=1, max_size=100).filter(lambda name: name not in (".", ".."))
+)
 def test_any_realm_of_allowed_characters_ends_the_issuer(realm):
     issuer = preset_issuer("keycloak", PresetInputs(base_url="https://sso.example.com", realm=realm))
 
