@@ -11,7 +11,7 @@ from django.db.models import F, OrderBy, Q, QuerySet
 
 from claims.models import Claim, Customer, PolicyRevision, Scope
 from claims.policy import Policy, ScopeRule
-from tokensvc.row_reader import RowReader
+from tokensvc.rows import RowReader
 
 _cached: tuple[int, Policy] | None = None
 
