@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 from oauth2_provider.models import (
     get_access_token_model,
     get_application_model,
@@ -12,10 +13,17 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
+from accounts.admin_providers import role_mappings_html  # also registers the providers' pages
 from accounts.audit import audit_record
 from accounts.credentials import new_secret
-from accounts.models import ApiKey, AuditEvent, PersonRole, Role, User
-from accounts.services import api_key_issue, api_key_revoke, client_secret_rotate, client_tokens_revoke
+from accounts.models import ApiKey, AuditEvent, PersonRole, Provider, Role, User
+from accounts.services import (
+    api_key_issue,
+    api_key_revoke,
+    client_secret_rotate,
+    client_tokens_revoke,
+    external_client_create,
+)
 from claims.admin_policy import ImpactConfirmationMixin, effective_access_html
 from claims.policy import Policy, with_role
 from claims.selectors import policy_get
@@ -131,21 +139,74 @@ class ClientForm(forms.ModelForm):
         ],
         help_text="How this client gets tokens.",
     )
+    provider_client_id = forms.CharField(
+        required=False,
+        max_length=100,
+        label="client_id at the provider",
+        help_text=(
+            "External providers only: the client_id this client has at its provider, which checks "
+            "its secret (no secret is made here). Built-in clients get a generated client_id."
+        ),
+    )
 
     class Meta:
         model = Client
         fields = [
             "name",
             "role",
+            "provider",
+            "provider_client_id",
             "authorization_grant_type",
             "redirect_uris",
             "is_active",
             "is_resource_server",
+            "may_exchange_tokens",
         ]
         help_texts = {
             "name": "Shown to officers and in the audit trail.",
             "redirect_uris": "Browser apps only: exact callback URLs, separated by spaces.",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "provider" in self.fields:
+            self.fields["provider"].required = False  # not given: the built-in provider
+
+    def clean_provider(self):
+        return self.cleaned_data.get("provider") or Provider.objects.get(kind=Provider.Kind.BUILTIN)
+
+    def clean(self):
+        cleaned = super().clean()
+        adding = self.instance._state.adding
+        provider = cleaned.get("provider") if adding else self.instance.provider
+        grant_type = cleaned.get("authorization_grant_type", self.instance.authorization_grant_type)
+        client_id = cleaned.get("provider_client_id", "")
+        if provider is None:
+            return cleaned
+        if provider.is_builtin:
+            if client_id:
+                self.add_error("provider_client_id", "Only for clients of an external provider.")
+            if cleaned.get("may_exchange_tokens") and grant_type != Client.GRANT_CLIENT_CREDENTIALS:
+                self.add_error("may_exchange_tokens", "Only integrations exchange tokens.")
+            return cleaned
+        # An external provider checks the secret, and only at our token endpoint: such a client
+        # has no secret of ours to introspect, exchange or sign people in with.
+        if adding:
+            if not client_id:
+                self.add_error("provider_client_id", f"Give the client_id this client has at {provider}.")
+            elif any(c.isspace() or not c.isprintable() for c in client_id):
+                self.add_error("provider_client_id", "A client_id holds no spaces or control characters.")
+            elif Client.objects.filter(client_id=client_id).exists():
+                self.add_error("provider_client_id", "Another client already has this client_id.")
+        if grant_type != Client.GRANT_CLIENT_CREDENTIALS:
+            self.add_error("authorization_grant_type", "A client of an external provider is an integration.")
+        if cleaned.get("redirect_uris"):
+            self.add_error("redirect_uris", "Only browser apps of this service have redirect URIs.")
+        if cleaned.get("is_resource_server"):
+            self.add_error("is_resource_server", "It holds no secret of ours to introspect with.")
+        if cleaned.get("may_exchange_tokens"):
+            self.add_error("may_exchange_tokens", "It holds no secret of ours to exchange tokens with.")
+        return cleaned
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -169,25 +230,30 @@ class ClientAdmin(admin.ModelAdmin):
         "role",
         "status",
         "kind",
+        "provider",
         "is_resource_server",
         "last_used_at",
         "created",
     ]
-    list_filter = ["role", "is_active", "is_resource_server", "authorization_grant_type"]
+    list_filter = ["role", "provider", "is_active", "is_resource_server", "authorization_grant_type"]
     search_fields = ["name", "client_id"]
-    list_select_related = ["role"]
+    list_select_related = ["role", "provider"]
     readonly_fields = ["client_id", "effective_access", "last_used_at", "created"]
     inlines = [ApiKeyInline]
     actions = ["rotate_secret", "issue_api_key", "revoke_tokens", "disable"]
 
     def get_fields(self, request, obj=None):
         fields = ClientForm.Meta.fields
-        return (
-            fields if obj is None else ["client_id", *fields, "effective_access", "last_used_at", "created"]
-        )
+        if obj is None:
+            return fields
+        fields = [f for f in fields if f != "provider_client_id"]
+        return ["client_id", *fields, "effective_access", "last_used_at", "created"]
 
     def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is None else [*self.readonly_fields, "authorization_grant_type"]
+        # A client's provider is fixed: it decides what its client_id means and who holds its secret.
+        if obj is None:
+            return self.readonly_fields
+        return [*self.readonly_fields, "authorization_grant_type", "provider"]
 
     @admin.display(description="status", boolean=False, ordering="is_active")
     def status(self, obj) -> str:
@@ -203,11 +269,21 @@ class ClientAdmin(admin.ModelAdmin):
 
     @admin.display(description="a token of this client gets, now")
     def effective_access(self, obj) -> str:
-        return effective_access_html(obj.role.name, policy_get())
+        policy = policy_get()
+        own = effective_access_html(obj.role.name, policy)
+        mappings = "" if obj.provider.is_builtin else role_mappings_html(obj.provider, policy)
+        if not mappings:
+            return own
+        return format_html(
+            "{}<p>Its provider {} maps roles from its tokens:</p>{}", own, obj.provider.name, mappings
+        )
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            return
+        if not obj.provider.is_builtin:
+            self._external_client_add(request, obj, form)
             return
         is_integration = obj.authorization_grant_type == Client.GRANT_CLIENT_CREDENTIALS
         obj.client_type = Client.CLIENT_CONFIDENTIAL if is_integration else Client.CLIENT_PUBLIC
@@ -218,6 +294,24 @@ class ClientAdmin(admin.ModelAdmin):
         api_key = api_key_issue(client=obj, label="first key")[1] if is_integration else None
         request._issued_credentials = {"client": obj, "client_secret": secret or None, "api_key": api_key}
 
+    def _external_client_add(self, request, obj, form) -> None:
+        """A client of an external provider: no secret here, the officer gave its client_id."""
+        issued = external_client_create(
+            name=obj.name,
+            role=obj.role,
+            provider=obj.provider,
+            client_id=form.cleaned_data["provider_client_id"],
+        )
+        client = issued.client
+        if not obj.is_active:
+            client.is_active = False
+            client.save(update_fields=["is_active"])
+        # The admin goes on with `obj` (its log entry, its redirect): make it the saved client.
+        for field in Client._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(client, field.attname))
+        obj._state.adding, obj._state.db = False, client._state.db
+        request._issued_credentials = {"client": client, "client_secret": None, "api_key": issued.api_key}
+
     def response_add(self, request, obj, post_url_continue=None):
         issued = getattr(request, "_issued_credentials", None)
         if issued is None:
@@ -226,12 +320,21 @@ class ClientAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rotate the secret of the selected integrations (old secret stops at once)")
     def rotate_secret(self, request, queryset):
+        confidential = queryset.filter(client_type=Client.CLIENT_CONFIDENTIAL)
+        external = list(confidential.exclude(provider__kind=Provider.Kind.BUILTIN).select_related("provider"))
+        for client in external:
+            self.message_user(
+                request,
+                f"{client}: its secret is held by provider {client.provider}; rotate it there.",
+                messages.ERROR,
+            )
         rows = [
             {"client": client, "client_secret": client_secret_rotate(client=client), "api_key": None}
-            for client in queryset.filter(client_type=Client.CLIENT_CONFIDENTIAL)
+            for client in confidential.filter(provider__kind=Provider.Kind.BUILTIN)
         ]
         if not rows:
-            self.message_user(request, "Only integrations have secrets.", messages.WARNING)
+            if not external:
+                self.message_user(request, "Only integrations have secrets.", messages.WARNING)
             return None
         return credentials_page(request, "New client secrets", rows)
 

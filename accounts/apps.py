@@ -9,7 +9,7 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from accounts.models import ApiKey, Client, PersonRole, Role, User
+        from accounts.models import ApiKey, Client, PersonRole, Provider, ProviderRoleMapping, Role, User
 
         # Every change an officer makes is an audit entry with before and after; secrets and
         # their hashes never are, and neither is the last-use stamp.
@@ -19,3 +19,18 @@ class AccountsConfig(AppConfig):
         people = {"include_fields": ["username", "role", "is_active", "is_staff", "is_superuser"]}
         auditlog.register(User, m2m_fields={"groups", "user_permissions"}, **people)
         auditlog.register(PersonRole, **people)
+        # A provider's configuration, not its sealed secret nor what the service itself writes
+        # as it talks to the provider (endpoints from the metadata, key ids, last error).
+        status = [
+            "token_endpoint",
+            "jwks_uri",
+            "introspection_endpoint",
+            "token_endpoint_auth_methods",
+            "metadata_fetched_at",
+            "jwks_key_ids",
+            "jwks_fetched_at",
+            "last_error",
+            "last_error_at",
+        ]
+        auditlog.register(Provider, exclude_fields=["introspection_secret_encrypted", *status])
+        auditlog.register(ProviderRoleMapping)

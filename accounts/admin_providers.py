@@ -1,0 +1,628 @@
+"""Admin pages for credential providers: the registry with its status, presets, the discovery
+check shown before saving, the role mappings, and the tokens handed out through providers."""
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from urllib.parse import unquote as url_unquote
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.forms.formsets import all_valid
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.debug import sensitive_post_parameters
+
+from accounts.models import ASYMMETRIC_ALGORITHMS, ForwardedToken, Provider, ProviderRoleMapping
+from claims.admin_policy import effective_access_html
+from claims.policy import Policy
+from claims.selectors import policy_get
+from tokensvc.providers.discovery import Metadata, metadata_fetch
+from tokensvc.providers.errors import ProviderUnavailable
+from tokensvc.providers.jwks import KEY_TYPE, forget_keys
+from tokensvc.providers.outbound import url_problem
+from tokensvc.providers.presets import PresetError, PresetInputs, preset_issuer
+from tokensvc.providers.secret_box import SecretUnreadable, seal, unseal
+from tokensvc.providers.services import (
+    ENDPOINT_FIELDS,
+    jwks_key_ids_fetch,
+    provider_metadata_apply,
+    provider_refresh,
+    provider_secret_set,
+)
+
+Kind = Provider.Kind
+PRESET_KINDS = (Kind.KEYCLOAK, Kind.AUTH0, Kind.OKTA, Kind.ENTRA, Kind.GOOGLE)
+
+# The confirmation page carries what was found, signed, so that the confirmed save stores
+# exactly what the officer saw; after this long it must be looked at again.
+FOUND_SALT = "accounts.admin_providers.found"
+FOUND_MAX_AGE_SECONDS = 15 * 60
+CONFIRMED = "_provider_confirmed"
+FOUND = "_provider_found"
+SEALED_SECRET = "_introspection_secret_sealed"  # noqa: S105 (a field name)
+SECRET_FIELD = "introspection_secret"  # noqa: S105 (a field name)
+
+STATUS_FIELDS = (*ENDPOINT_FIELDS, "metadata_fetched_at", "jwks_key_ids", "jwks_fetched_at")
+
+# Preset inputs, read back from a stored issuer so that the change form shows them again.
+_PRESET_ISSUERS = {
+    Kind.KEYCLOAK: re.compile(r"^(?P<keycloak_url>https?://.+)/realms/(?P<keycloak_realm>[^/]+)$"),
+    Kind.AUTH0: re.compile(r"^https://(?P<auth0_domain>[^/]+)/$"),
+    Kind.OKTA: re.compile(r"^https://(?P<okta_domain>[^/]+)/oauth2/(?P<okta_authorization_server>[^/]+)$"),
+    Kind.ENTRA: re.compile(r"^https://login\.microsoftonline\.com/(?P<entra_tenant>[^/]+)/v2\.0$"),
+}
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the issuer's metadata and key set said, at `fetched_at`."""
+
+    metadata: Metadata
+    key_ids: list[str]
+    fetched_at: datetime
+
+    def signed(self, provider_pk: int | None) -> str:
+        payload = {
+            "pk": provider_pk,
+            "metadata": asdict(self.metadata),
+            "key_ids": self.key_ids,
+            "fetched_at": self.fetched_at.isoformat(),
+        }
+        return signing.dumps(payload, salt=FOUND_SALT, compress=True)
+
+    @classmethod
+    def from_signed(cls, value: str, *, provider_pk: int | None, issuer: str) -> "Found | None":
+        try:
+            payload = signing.loads(value, salt=FOUND_SALT, max_age=FOUND_MAX_AGE_SECONDS)
+        except signing.BadSignature:
+            return None
+        if payload.get("pk") != provider_pk or payload["metadata"].get("issuer") != issuer:
+            return None
+        return cls(
+            metadata=Metadata(**payload["metadata"]),
+            key_ids=list(payload["key_ids"]),
+            fetched_at=datetime.fromisoformat(payload["fetched_at"]),
+        )
+
+
+def discover(issuer: str) -> Found | str:
+    """The issuer's metadata and key ids, or why they could not be read."""
+    try:
+        metadata = metadata_fetch(issuer)
+        key_ids = jwks_key_ids_fetch(metadata.jwks_uri) if metadata.jwks_uri else []
+    except ProviderUnavailable as error:
+        return error.reason
+    return Found(metadata=metadata, key_ids=key_ids, fetched_at=timezone.now())
+
+
+def role_mappings_html(provider: Provider, policy: Policy) -> str:
+    """What each of the provider's role mappings gives a token, best first; "" without any."""
+    mappings = list(provider.role_mappings.select_related("role"))
+    if not mappings:
+        return ""
+    claim = provider.role_claim or "(no role claim set, so this mapping is not used)"
+    items = format_html_join(
+        "",
+        "<li>tokens carrying {}={} get role {}: {}</li>",
+        (
+            (claim, mapping.value, mapping.role.name, effective_access_html(mapping.role.name, policy))
+            for mapping in mappings
+        ),
+    )
+    return format_html(
+        '<ul class="role-mappings">{}</ul><p>Tokens carrying none of these values get their '
+        "client's role.</p>",
+        items,
+    )
+
+
+# ------------------------------------------------------------------ forms
+
+
+class BuiltinProviderForm(forms.ModelForm):
+    """The built-in provider: only its name; it is always there and always this service."""
+
+    class Meta:
+        model = Provider
+        fields = ["name"]
+
+
+class ProviderForm(forms.ModelForm):
+    """An external provider. Preset kinds fill in the issuer; on save its metadata is read
+    (`found`), and the admin asks the officer to confirm it before anything is stored."""
+
+    # Plain text: for preset kinds whatever is typed here is replaced, and the model checks the URL.
+    issuer = forms.CharField(
+        required=False,
+        max_length=300,
+        label="Issuer URL",
+        help_text="Custom providers: the issuer URL. Preset kinds fill it in from the fields below.",
+    )
+    keycloak_url = forms.CharField(
+        required=False, label="Keycloak server URL", help_text="e.g. https://sso.example.com"
+    )
+    keycloak_realm = forms.CharField(required=False, label="Keycloak realm")
+    auth0_domain = forms.CharField(
+        required=False, label="Auth0 tenant domain", help_text="e.g. example.eu.auth0.com"
+    )
+    okta_domain = forms.CharField(required=False, label="Okta domain", help_text="e.g. example.okta.com")
+    okta_authorization_server = forms.CharField(
+        required=False, initial="default", label="Okta authorization server id"
+    )
+    entra_tenant = forms.CharField(
+        required=False, label="Entra tenant", help_text="The directory (tenant) id, or its domain."
+    )
+    introspection_secret = forms.CharField(
+        required=False,
+        strip=False,
+        label="Introspection client secret",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty to keep the current one. Stored encrypted and never shown again.",
+    )
+    forget_introspection_secret = forms.BooleanField(
+        required=False, label="Forget the stored introspection secret"
+    )
+
+    # Set by the admin: discoveries already made in this request (issuer -> Found or error).
+    discoveries: dict | None = None
+
+    class Meta:
+        model = Provider
+        fields = [
+            "name",
+            "kind",
+            "is_active",
+            "issuer",
+            "audience",
+            "audience_parameter",
+            "request_scope",
+            "validation",
+            "algorithms",
+            "scopes_from_token",
+            "role_claim",
+            "introspection_client_id",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.found: Found | None = None
+        self.confirmed = False
+        self.new_secret: str | None = None  # None: keep; "": forget; else the new secret
+        if "kind" in self.fields:
+            self.fields["kind"].choices = [c for c in self.fields["kind"].choices if c[0] != Kind.BUILTIN]
+        pattern = _PRESET_ISSUERS.get(self.instance.kind) if self.instance.pk else None
+        match = pattern.match(self.instance.issuer) if pattern else None
+        if match:
+            self.initial.update({name: url_unquote(value) for name, value in match.groupdict().items()})
+
+    def clean_algorithms(self) -> str:
+        algorithms = list(dict.fromkeys(self.cleaned_data["algorithms"].split()))
+        unknown = [a for a in algorithms if a not in ASYMMETRIC_ALGORITHMS or a not in KEY_TYPE]
+        if unknown or not algorithms:
+            raise forms.ValidationError(
+                "Name one or more of: %(allowed)s (asymmetric signatures only; never 'none' or HS*).",
+                params={"allowed": " ".join(a for a in ASYMMETRIC_ALGORITHMS if a in KEY_TYPE)},
+            )
+        return " ".join(algorithms)
+
+    @staticmethod
+    def _preset_inputs(kind: str, cleaned: dict) -> PresetInputs:
+        return PresetInputs(
+            base_url=cleaned.get("keycloak_url", ""),
+            realm=cleaned.get("keycloak_realm", ""),
+            domain=cleaned.get("okta_domain" if kind == Kind.OKTA else "auth0_domain", ""),
+            authorization_server=cleaned.get("okta_authorization_server", "") or "default",
+            tenant=cleaned.get("entra_tenant", ""),
+        )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        if kind in PRESET_KINDS:
+            try:
+                cleaned["issuer"] = preset_issuer(kind, self._preset_inputs(kind, cleaned))
+            except PresetError as error:
+                self.add_error(None, str(error))
+        elif kind == Kind.CUSTOM and not cleaned.get("issuer"):
+            self.add_error("issuer", "Give the issuer URL of a custom provider.")
+        issuer = cleaned.get("issuer")
+        if issuer and "issuer" not in self.errors:
+            problem = url_problem(issuer)
+            if problem:
+                self.add_error("issuer", f"{issuer}: {problem}.")
+            elif Provider.objects.exclude(pk=self.instance.pk).filter(issuer=issuer).exists():
+                self.add_error("issuer", f"Another provider already has the issuer {issuer}.")
+        if not cleaned.get("audience"):
+            self.add_error(
+                "audience", "An external provider needs the audience its tokens carry for this API."
+            )
+        self._clean_secret(cleaned)
+        return cleaned
+
+    def _clean_secret(self, cleaned: dict) -> None:
+        secret = cleaned.get(SECRET_FIELD) or ""
+        sealed = self.data.get(SEALED_SECRET)
+        if not secret and sealed:
+            # Carried through the confirmation page encrypted, never in clear.
+            try:
+                secret = unseal(sealed)
+            except SecretUnreadable:
+                self.add_error(SECRET_FIELD, "Type the introspection secret again.")
+                return
+        forget = cleaned.get("forget_introspection_secret")
+        if secret and forget:
+            self.add_error(SECRET_FIELD, "Either give a new secret or forget the stored one, not both.")
+            return
+        self.new_secret = secret or ("" if forget else None)
+        if cleaned.get("validation") == Provider.Validation.INTROSPECTION:
+            has_secret = bool(secret) or (bool(self.instance.introspection_secret_encrypted) and not forget)
+            if not cleaned.get("introspection_client_id"):
+                self.add_error(
+                    "introspection_client_id",
+                    "Opaque tokens are checked at introspection: give our client_id.",
+                )
+            if not has_secret:
+                self.add_error(SECRET_FIELD, "Opaque tokens are checked at introspection: give our secret.")
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        # Only a form that is valid otherwise asks the provider; an inactive one is not asked
+        # (an officer must be able to switch off a provider that is down).
+        if self.is_bound and not self.errors and self.cleaned_data.get("is_active"):
+            self._check_issuer(self.cleaned_data["issuer"])
+
+    def _check_issuer(self, issuer: str) -> None:
+        if CONFIRMED in self.data:
+            found = Found.from_signed(self.data.get(FOUND, ""), provider_pk=self.instance.pk, issuer=issuer)
+            if found is None:
+                self.add_error(
+                    None,
+                    "The confirmation expired or no longer matches this provider: save again to read "
+                    "its metadata again.",
+                )
+                return
+            self.confirmed = True
+        else:
+            discoveries = self.discoveries if self.discoveries is not None else {}
+            if issuer not in discoveries:
+                discoveries[issuer] = discover(issuer)
+            found = discoveries[issuer]
+            if isinstance(found, str):
+                self.add_error(None, f"Nothing saved: the provider's metadata could not be read: {found}")
+                return
+        validation = self.cleaned_data["validation"]
+        if validation == Provider.Validation.JWT and not found.metadata.jwks_uri:
+            self.add_error("validation", "Its metadata names no jwks_uri: its JWTs cannot be verified here.")
+        elif validation == Provider.Validation.INTROSPECTION and not found.metadata.introspection_endpoint:
+            self.add_error("validation", "Its metadata names no introspection_endpoint.")
+        else:
+            self.found = found
+
+
+# ------------------------------------------------------------------ admin pages
+
+
+class ProviderRoleMappingInline(admin.TabularInline):
+    model = ProviderRoleMapping
+    fields = ["value", "role", "priority"]
+    extra = 1
+    verbose_name = "role mapping"
+    verbose_name_plural = "role mappings: a value of the role claim that gives one of our roles"
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    form = ProviderForm
+    list_display = [
+        "name",
+        "kind",
+        "issuer",
+        "is_active",
+        "metadata_fetched_at",
+        "key_ids",
+        "last_error_display",
+        "client_count",
+    ]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "issuer"]
+    actions = ["refresh"]
+    inlines = [ProviderRoleMappingInline]
+    confirm_template = "admin/accounts/provider_confirm.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(client_total=Count("clients"))
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and obj.is_builtin:
+            return [(None, {"fields": ["name", "kind", "builtin_note", "client_count"]})]
+        fieldsets = [
+            (None, {"fields": ["name", "kind", "is_active"]}),
+            (
+                "Where it is",
+                {
+                    "fields": [
+                        "issuer",
+                        "keycloak_url",
+                        "keycloak_realm",
+                        "auth0_domain",
+                        "okta_domain",
+                        "okta_authorization_server",
+                        "entra_tenant",
+                    ],
+                    "description": (
+                        "Custom: the issuer URL. Keycloak: server URL and realm. Auth0: tenant domain. "
+                        "Okta: domain and authorization server. Entra ID: tenant. Google: nothing. "
+                        "On saving, the provider's metadata is read and shown for confirmation."
+                    ),
+                },
+            ),
+            (
+                "Its tokens",
+                {
+                    "fields": [
+                        "audience",
+                        "audience_parameter",
+                        "request_scope",
+                        "validation",
+                        "algorithms",
+                        "scopes_from_token",
+                        "role_claim",
+                    ]
+                },
+            ),
+            (
+                "Introspection (opaque tokens)",
+                {
+                    "fields": [
+                        "introspection_client_id",
+                        SECRET_FIELD,
+                        *(["secret_stored", "forget_introspection_secret"] if obj else []),
+                    ]
+                },
+            ),
+        ]
+        if obj is not None:
+            fieldsets += [
+                (
+                    "What its metadata said, and how the last contact went",
+                    {
+                        "fields": [
+                            "token_endpoint",
+                            "jwks_uri",
+                            "introspection_endpoint",
+                            "auth_methods",
+                            "metadata_fetched_at",
+                            "key_ids",
+                            "jwks_fetched_at",
+                            "last_error",
+                            "last_error_at",
+                            "client_count",
+                        ]
+                    },
+                ),
+                ("Role mappings in effect", {"fields": ["role_mappings_preview"]}),
+            ]
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_builtin:
+            return ["kind", "builtin_note", "client_count"]
+        return [
+            "secret_stored",
+            "token_endpoint",
+            "jwks_uri",
+            "introspection_endpoint",
+            "auth_methods",
+            "metadata_fetched_at",
+            "key_ids",
+            "jwks_fetched_at",
+            "last_error",
+            "last_error_at",
+            "client_count",
+            "role_mappings_preview",
+        ]
+
+    def get_inlines(self, request, obj):
+        return [] if obj is not None and obj.is_builtin else self.inlines
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and obj.is_builtin:
+            kwargs["form"] = BuiltinProviderForm
+        form = super().get_form(request, obj, change, **kwargs)
+        # One discovery per issuer and request, however often the form is validated.
+        form.discoveries = request.__dict__.setdefault("_provider_discoveries", {})
+        return form
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.is_builtin:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if any(obj.is_builtin for obj in objs):
+            perms_needed = {*perms_needed, "the built-in provider (it is always present)"}
+        return deleted, model_count, perms_needed, protected
+
+    def delete_queryset(self, request, queryset) -> None:
+        super().delete_queryset(request, queryset.exclude(kind=Kind.BUILTIN))
+
+    def delete_model(self, request, obj) -> None:
+        if obj.is_builtin:
+            raise PermissionDenied
+        super().delete_model(request, obj)
+
+    # -- columns and read-only fields
+
+    @admin.display(description="clients", ordering="client_total")
+    def client_count(self, obj: Provider) -> int:
+        total = getattr(obj, "client_total", None)
+        return obj.clients.count() if total is None else total
+
+    @admin.display(description="JWKS key ids")
+    def key_ids(self, obj: Provider) -> str:
+        return ", ".join(obj.jwks_key_ids or []) or "—"
+
+    @admin.display(description="token endpoint auth methods")
+    def auth_methods(self, obj: Provider) -> str:
+        return ", ".join(obj.token_endpoint_auth_methods or []) or "—"
+
+    @admin.display(description="last error", ordering="last_error_at")
+    def last_error_display(self, obj: Provider) -> str:
+        if not obj.last_error:
+            return "—"
+        if obj.last_error_at is None:
+            return obj.last_error
+        return f"{obj.last_error} ({timezone.localtime(obj.last_error_at):%Y-%m-%d %H:%M:%S})"
+
+    @admin.display(description="introspection secret stored")
+    def secret_stored(self, obj: Provider) -> str:
+        return "yes (encrypted; never shown)" if obj.introspection_secret_encrypted else "no"
+
+    @admin.display(description="what it is")
+    def builtin_note(self, obj: Provider) -> str:
+        return (
+            "This service's own OAuth server (django-oauth-toolkit): it checks the secrets of its "
+            "clients and issues their tokens. It is always present and cannot be deleted."
+        )
+
+    @admin.display(description="tokens of its clients get, now")
+    def role_mappings_preview(self, obj: Provider) -> str:
+        html = role_mappings_html(obj, policy_get())
+        return html or "No role mapping: every token gets its client's role."
+
+    # -- the discovery check before saving
+
+    @method_decorator(sensitive_post_parameters(SECRET_FIELD, SEALED_SECRET))
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and CONFIRMED not in request.POST:
+            confirmation = self._confirmation_if_needed(request, object_id)
+            if confirmation is not None:
+                return confirmation
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _confirmation_if_needed(self, request, object_id) -> HttpResponse | None:
+        """The confirmation page when the posted provider is valid and its metadata was read;
+        None to let the admin go on (errors, a built-in or inactive provider, no permission)."""
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        if object_id and obj is None:
+            return None
+        allowed = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+        if not allowed:
+            return None
+        form = self.get_form(request, obj, change=obj is not None)(request.POST, request.FILES, instance=obj)
+        formsets, _ = self._create_formsets(request, form.instance, change=obj is not None)
+        if not form.is_valid() or getattr(form, "found", None) is None or not all_valid(formsets):
+            return None
+        return self._confirmation(request, obj, form, form.found)
+
+    def _confirmation(self, request, obj: Provider | None, form: ProviderForm, found: Found) -> HttpResponse:
+        methods = found.metadata.token_endpoint_auth_methods
+        warnings = []
+        if not {"client_secret_basic", "client_secret_post"} & set(methods):
+            warnings.append(
+                "It accepts neither client_secret_basic nor client_secret_post: the token endpoint "
+                "cannot forward its clients' requests (its tokens are still accepted by the API)."
+            )
+        if found.metadata.jwks_uri and not found.key_ids:
+            warnings.append("Its key set holds no key with a key id.")
+        skipped = {"csrfmiddlewaretoken", SECRET_FIELD, SEALED_SECRET, FOUND, CONFIRMED}
+        post_items = [
+            (key, value) for key, values in request.POST.lists() if key not in skipped for value in values
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Confirm what the provider's metadata says",
+            "object": obj,
+            "name": form.cleaned_data["name"],
+            "opts": self.opts,
+            "found": found,
+            "metadata": found.metadata,
+            "warnings": warnings,
+            "post_items": post_items,
+            "found_signed": found.signed(obj.pk if obj else None),
+            "sealed_secret": seal(form.new_secret) if form.new_secret else "",
+            "confirmed_name": CONFIRMED,
+            "found_name": FOUND,
+            "sealed_name": SEALED_SECRET,
+        }
+        response = TemplateResponse(request, self.confirm_template, context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def save_model(self, request, obj: Provider, form, change: bool) -> None:
+        if obj.is_builtin:
+            super().save_model(request, obj, form, change)
+            return
+        found = form.found
+        if found is not None and not form.confirmed:
+            raise PermissionDenied  # never saved without the officer having seen what was found
+        update_fields = [f.name for f in Provider._meta.concrete_fields if f.name in form.fields]
+        if found is not None:
+            provider_metadata_apply(obj, found.metadata, fetched_at=found.fetched_at)
+            obj.jwks_key_ids, obj.jwks_fetched_at = found.key_ids, found.fetched_at
+            update_fields += STATUS_FIELDS
+        elif change and Provider.objects.values_list("issuer", flat=True).get(pk=obj.pk) != obj.issuer:
+            # A new issuer saved unasked (inactive): the old issuer's endpoints must not stay.
+            for name in STATUS_FIELDS:
+                setattr(obj, name, Provider._meta.get_field(name).get_default())
+            update_fields += STATUS_FIELDS
+        # On a change, only what the form and the confirmed metadata hold: the status fields
+        # written meanwhile (key ids, last error) and a concurrently set secret stay.
+        obj.save(update_fields=update_fields if change else None)
+        if form.new_secret is not None:
+            provider_secret_set(obj, form.new_secret)
+        forget_keys()
+
+    # -- actions
+
+    @admin.action(description="Refresh metadata and keys", permissions=["change"])
+    def refresh(self, request, queryset) -> None:
+        for provider in queryset:
+            if provider.is_builtin:
+                self.message_user(request, f"{provider}: built in, nothing to fetch.", messages.INFO)
+                continue
+            try:
+                metadata = provider_refresh(provider)
+            except ProviderUnavailable as error:
+                self.message_user(request, f"{provider}: {error.reason}", messages.ERROR)
+                continue
+            keys = ", ".join(provider.jwks_key_ids) or "none"
+            self.message_user(
+                request,
+                f"{provider}: token endpoint {metadata.token_endpoint}; key ids {keys}.",
+                messages.SUCCESS,
+            )
+        # This process's key sets are read again at the next token; other processes see new
+        # endpoints through the registry and new keys at the next unknown key id.
+        forget_keys()
+
+
+@admin.register(ForwardedToken)
+class ForwardedTokenAdmin(admin.ModelAdmin):
+    """Tokens of external providers that our token endpoint handed out: never the token (only
+    its checksum is stored, and not shown); read-only, revoked through the client's actions."""
+
+    list_display = ["id", "provider", "client", "scope", "created", "expires", "revoked"]
+    list_filter = ["provider", ("revoked", admin.EmptyFieldListFilter), "expires"]
+    search_fields = ["client__name", "client__client_id"]
+    list_select_related = ["provider", "client"]
+    fields = ["provider", "client", "scope", "created", "expires", "revoked"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
