@@ -22,10 +22,7 @@ class AccountsConfig(AppConfig):
         # A provider's configuration, not its sealed secret nor what the service itself writes
         # as it talks to the provider (endpoints from the metadata, key ids, last error).
         status = [
-            "token_endpoint",
-            "jwks_uri",
-            "introspection_endpoint",
-            "token_endpoint_auth_methods",
+            # The endpoints stay in the trail: clients' secrets are forwarded to the token endpoint.
             "metadata_fetched_at",
             "jwks_key_ids",
             "jwks_fetched_at",

@@ -734,14 +734,18 @@ def test_forwarded_tokens_are_listed_without_their_checksum(officer_client):
 
 
 @pytest.mark.django_db
-def test_provider_changes_are_in_the_audit_trail_without_secret_or_status(officer_client, fake_discovery):
+def test_provider_changes_are_in_the_audit_trail_with_endpoints_without_secret_or_status(
+    officer_client, fake_discovery
+):
     provider = add_confirmed(officer_client, issuer="https://idp.example.org", role_claim="roles")
     provider.refresh_from_db()
 
     [entry] = LogEntry.objects.get_for_object(provider)
     assert entry.actor.username == "olga"
     assert entry.changes["issuer"][1] == "https://idp.example.org"
-    for hidden in ("introspection_secret_encrypted", "token_endpoint", "jwks_key_ids", "last_error"):
+    # Where clients' secrets get forwarded is part of the trail; the secret and health are not.
+    assert "token_endpoint" in entry.changes
+    for hidden in ("introspection_secret_encrypted", "jwks_key_ids", "last_error"):
         assert hidden not in entry.changes
 
     ProviderRoleMapping.objects.create(provider=provider, value="x", role=Role.objects.get(name="viewer"))

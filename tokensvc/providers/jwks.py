@@ -38,7 +38,14 @@ class KeySet:
 
 
 _sets: dict[int, KeySet] = {}
-_lock = threading.Lock()
+# One lock per provider, so that a slow provider holds up only the checks of its own tokens.
+_locks: dict[int, threading.Lock] = {}
+_locks_lock = threading.Lock()
+
+
+def _lock_of(provider_pk: int) -> threading.Lock:
+    with _locks_lock:
+        return _locks.setdefault(provider_pk, threading.Lock())
 
 
 def _download(jwks_uri: str) -> list[dict]:
@@ -82,7 +89,7 @@ def verification_keys(provider: ProviderConfig, kid: str | None, alg: str) -> li
     """The provider's keys that may verify a token signed with `alg` under `kid`."""
     if not provider.jwks_uri:
         raise ProviderUnavailable(f"provider {provider.name} publishes no keys (jwks_uri)")
-    with _lock:
+    with _lock_of(provider.pk):
         key_set = _sets.get(provider.pk)
         if key_set is None or key_set.jwks_uri != provider.jwks_uri:
             key_set = _sets[provider.pk] = KeySet(jwks_uri=provider.jwks_uri)
@@ -110,5 +117,5 @@ def verification_keys(provider: ProviderConfig, kid: str | None, alg: str) -> li
 
 def forget_keys() -> None:
     """Drop every cached key set (tests, and after an officer refreshes a provider)."""
-    with _lock:
+    with _locks_lock:
         _sets.clear()
