@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEV_ENV := DEBUG=true
 PYTEST_ARGS ?= -n auto
 
-.PHONY: install install-dev run test lint migrations-check clean
+.PHONY: install install-dev run test lint migrations-check audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ lint: install-dev
 
 migrations-check: install-dev
 	$(DEV_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+
+# Known vulnerabilities in the installed packages; says SKIPPED where the service is unreachable.
+audit: install-dev
+	$(BIN)/python .ci/audit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
