@@ -12,7 +12,9 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from functools import cache as once
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 
@@ -25,6 +27,42 @@ class TooManyFailures(Exception):
         self.retry_after = retry_after
 
 
+# With Redis, reserving both slots (or refusing and undoing) and giving them back are one round
+# trip each, run atomically by Redis, instead of an add, an existence check and an increment
+# per counter through the cache API.
+_RESERVE = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, 0, 'NX', 'EX', ARGV[1])
+  counts[i] = redis.call('INCR', key)
+end
+for i, key in ipairs(KEYS) do
+  if counts[i] > tonumber(ARGV[i + 1]) then
+    for _, taken in ipairs(KEYS) do redis.call('DECR', taken) end
+    return 0
+  end
+end
+return 1
+"""
+_RELEASE = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
+end
+return 0
+"""
+
+
+@once
+def _redis_scripts(url: str) -> tuple[redis.client.Script, redis.client.Script]:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    return client.register_script(_RESERVE), client.register_script(_RELEASE)
+
+
+def _scripts() -> tuple[redis.client.Script, redis.client.Script] | None:
+    """The Lua scripts when the cache is Redis (REDIS_URL), else None: the cache API is used."""
+    return _redis_scripts(settings.REDIS_URL) if settings.REDIS_URL else None
+
+
 @dataclass
 class Reservation:
     keys: list[str]
@@ -32,6 +70,13 @@ class Reservation:
 
     def release(self) -> None:
         """Give the slots back: the attempt succeeded."""
+        scripts = _scripts()
+        if scripts is not None and self.keys:
+            try:
+                scripts[1](keys=[cache.make_key(key) for key in self.keys])
+            except redis.RedisError:
+                log.warning("rate-limit cache unavailable while releasing a slot")
+            return
         for key in self.keys:
             try:
                 cache.decr(key)
@@ -68,9 +113,23 @@ def authentication_slot(*, client_id: str, source_ip: str | None) -> Reservation
     """
     window = settings.AUTH_FAILURE_WINDOW
     now = time.time()
+    buckets = _bucket_keys(client_id, source_ip, window, now)
+    scripts = _scripts()
+    if scripts is not None:
+        try:
+            granted = scripts[0](
+                keys=[cache.make_key(key) for key, _ in buckets],
+                args=[window + 5, *(limit for _, limit in buckets)],
+            )
+        except redis.RedisError:
+            log.warning("rate-limit cache unavailable: client authentication not limited")
+            return Reservation([], window)
+        if not granted:
+            raise TooManyFailures(retry_after=max(1, int(window - now % window)))
+        return Reservation([key for key, _ in buckets], window)
     reserved: list[str] = []
     try:
-        for key, limit in _bucket_keys(client_id, source_ip, window, now):
+        for key, limit in buckets:
             count = _increment(key, window)
             reserved.append(key)
             if count > limit:
