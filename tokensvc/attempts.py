@@ -30,6 +30,8 @@ class Attempt:
     action: AuditEvent.Action | None = None
     # The client the view already looked up for this request, so the validator need not.
     found_client: Client | None = None
+    # Set once the event is stored; a grant may store it itself, in its own transaction.
+    recorded: bool = False
 
     def refuse(self, reason: str, client: Client | None = None) -> None:
         """Note why the request fails; the first reason is the one that counts."""
@@ -62,6 +64,7 @@ def attempt_context() -> Iterator[Attempt]:
 def attempt_record(
     attempt: Attempt, request: HttpRequest, *, action: AuditEvent.Action, error: str = ""
 ) -> None:
+    attempt.recorded = True
     audit_record(
         action=attempt.action or action,
         client=attempt.client,

@@ -11,17 +11,18 @@ AccessToken, stored hashed as DOT stores it. Requests with any other parameter (
 from datetime import timedelta
 from types import SimpleNamespace
 
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, set_token_value
 from oauth2_provider.settings import oauth2_settings
 
 from accounts.authentication import ClientRefused, PresentedCredentials, client_verify
-from accounts.models import Client
+from accounts.models import AuditEvent, Client
 from accounts.throttling import authentication_slot
 from claims.policy import granted_claims
 from claims.selectors import policy_get
-from tokensvc.attempts import current_attempt, source_ip
+from tokensvc.attempts import attempt_record, current_attempt, source_ip
 from tokensvc.errors import INVALID_CLIENT_DESCRIPTION, OAuthError, OAuthErrorCode
 from tokensvc.oauth import new_token
 from tokensvc.rows import row_insert
@@ -74,18 +75,21 @@ def issued_token(request: HttpRequest, presented: PresentedCredentials, found: C
     # to a bare holder so that the row can be written with one plain INSERT.
     stored = SimpleNamespace()
     set_token_value(stored, raw)
-    row_insert(
-        AccessToken,
-        {
-            "token": stored.token,
-            "token_checksum": token_checksum(raw),
-            "application_id": client.pk,
-            "user_id": None,
-            "scope": scope,
-            "expires": timezone.now() + timedelta(seconds=lifetime),
-        },
-    )
-    attempt.granted_scope = scope
+    with transaction.atomic():
+        # The token and its audit event commit together: one commit (one disk flush) for both.
+        row_insert(
+            AccessToken,
+            {
+                "token": stored.token,
+                "token_checksum": token_checksum(raw),
+                "application_id": client.pk,
+                "user_id": None,
+                "scope": scope,
+                "expires": timezone.now() + timedelta(seconds=lifetime),
+            },
+        )
+        attempt.granted_scope = scope
+        attempt_record(attempt, request, action=AuditEvent.Action.TOKEN_ISSUED)
     return {
         "access_token": raw,
         "expires_in": lifetime,

@@ -3,10 +3,8 @@ protocol (or our introspection), shape the answer and record one audit event."""
 
 import orjson
 from django.http import HttpRequest, HttpResponse
-from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 
 from accounts.authentication import (
@@ -94,10 +92,18 @@ class _FormEndpoint:
     http_method_names = ["post", "options"]
     http_method_not_allowed = staticmethod(_method_not_allowed)
 
-    @method_decorator(csrf_exempt)
-    @method_decorator(sensitive_post_parameters(*SENSITIVE_PARAMETERS))
+    @classmethod
+    def as_view(cls, **initkwargs):
+        # Exempted once, on the view function: method_decorator would rebuild its wrappers on
+        # every request, a cost these endpoints felt.
+        return csrf_exempt(super().as_view(**initkwargs))
+
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        return super().dispatch(request, *args, **kwargs)
+        # What @sensitive_post_parameters does: error reports never show these values.
+        request.sensitive_post_parameters = SENSITIVE_PARAMETERS
+        # Django's plain dispatch: DOT's views wrap theirs in csrf_exempt and login_not_required
+        # through method_decorator, rebuilt on every call; the exemption is on our view function.
+        return View.dispatch(self, request, *args, **kwargs)
 
 
 class _OAuthlibEndpoint(_FormEndpoint):
@@ -126,8 +132,9 @@ class _OAuthlibEndpoint(_FormEndpoint):
                 attempt_record(attempt, request, action=self.refused_action, error=error.code)
                 return error_response(error)
             response, error = _from_oauthlib(headers, body, status)
-            action = self.refused_action if error else self.success_action
-            attempt_record(attempt, request, action=action, error=error)
+            if not attempt.recorded:
+                action = self.refused_action if error else self.success_action
+                attempt_record(attempt, request, action=action, error=error)
             return response
 
 
