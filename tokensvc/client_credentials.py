@@ -17,20 +17,19 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, set_token_value
 from oauth2_provider.settings import oauth2_settings
 
-from accounts.authentication import ClientRefused, PresentedCredentials, client_verify
+from accounts.authentication import PresentedCredentials
 from accounts.models import AuditEvent, Client
-from accounts.throttling import authentication_slot
 from claims.policy import granted_claims
 from claims.selectors import policy_get
-from tokensvc.attempts import attempt_record, current_attempt, source_ip
-from tokensvc.errors import INVALID_CLIENT_DESCRIPTION, OAuthError, OAuthErrorCode
+from tokensvc.attempts import attempt_record, current_attempt
+from tokensvc.client_authentication import confidential_client
+from tokensvc.errors import OAuthError, OAuthErrorCode
 from tokensvc.oauth import new_token
 from tokensvc.rows import row_insert
 from tokensvc.scope_request import requested_grant
 from tokensvc.selectors import token_checksum
 
 PARAMETERS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
-API_KEY_HEADER = "X-Api-Key"
 
 AccessToken = get_access_token_model()
 
@@ -43,20 +42,7 @@ def handles(request: HttpRequest) -> bool:
 def issued_token(request: HttpRequest, presented: PresentedCredentials, found: Client | None) -> dict:
     """The token response for one of our clients, or OAuthError (nothing stored then)."""
     attempt = current_attempt()
-    attempt.client_identifier = presented.client_id
-    try:
-        if presented.method == "none":
-            raise ClientRefused("no client secret", found)
-        # Raises TooManyFailures before any verification; the view answers 429.
-        slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
-        client = client_verify(presented, api_key=request.headers.get(API_KEY_HEADER), found=found)
-    except ClientRefused as refused:
-        attempt.client = refused.client
-        raise OAuthError(
-            OAuthErrorCode.INVALID_CLIENT, INVALID_CLIENT_DESCRIPTION, status=401, reason=refused.reason
-        ) from None
-    slot.release()
-    attempt.client = client
+    client = confidential_client(request, presented, found)
     if client.authorization_grant_type != Client.GRANT_CLIENT_CREDENTIALS:
         raise OAuthError(
             OAuthErrorCode.UNAUTHORIZED_CLIENT,

@@ -13,13 +13,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, set_token_value
 
-from accounts.authentication import ClientRefused, client_find, client_verify, credentials_presented
+from accounts.authentication import ClientRefused, client_find, credentials_presented
 from accounts.models import AuditEvent
 from accounts.services import external_person_sync
-from accounts.throttling import authentication_slot
 from claims.policy import granted_claims
 from claims.selectors import policy_get
-from tokensvc.attempts import current_attempt, source_ip
+from tokensvc.attempts import current_attempt
+from tokensvc.client_authentication import confidential_client
 from tokensvc.errors import INVALID_CLIENT_DESCRIPTION, OAuthError, OAuthErrorCode
 from tokensvc.oauth import new_token
 from tokensvc.providers.access_tokens import ExternalIdentity, external_token_verify
@@ -31,7 +31,6 @@ from tokensvc.scope_request import requested_grant
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105  (a URN)
 SUBJECT_TOKEN_TYPES = {ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:jwt"}
-API_KEY_HEADER = "X-Api-Key"
 
 AccessToken = get_access_token_model()
 
@@ -50,25 +49,17 @@ def _invalid_grant(reason: str) -> OAuthError:
 
 def _requesting_client(request: HttpRequest):
     """The client asking for the exchange: one of ours, with its secret and API key."""
-    attempt = current_attempt()
     try:
         presented = credentials_presented(
             authorization=request.headers.get("Authorization"),
             body_client_id=request.POST.get("client_id"),
             body_secret=request.POST.get("client_secret"),
         )
-        attempt.client_identifier = presented.client_id
-        if presented.method == "none":
-            raise ClientRefused("no client secret")
-        slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
-        client = client_verify(presented, api_key=request.headers.get(API_KEY_HEADER))
     except ClientRefused as refused:
-        attempt.client = refused.client
         raise OAuthError(
             OAuthErrorCode.INVALID_CLIENT, INVALID_CLIENT_DESCRIPTION, status=401, reason=refused.reason
         ) from None
-    slot.release()
-    attempt.client = client
+    client = confidential_client(request, presented)
     if not client.may_exchange_tokens:
         raise OAuthError(
             OAuthErrorCode.UNAUTHORIZED_CLIENT,

@@ -1,0 +1,35 @@
+"""Confidential-client authentication for the grants this service runs itself (our
+client_credentials path and token exchange): the validator's rules, answered as OAuthError."""
+
+from django.http import HttpRequest
+
+from accounts.authentication import ClientRefused, PresentedCredentials, client_verify
+from accounts.models import Client
+from accounts.throttling import authentication_slot
+from tokensvc.attempts import current_attempt, source_ip
+from tokensvc.errors import INVALID_CLIENT_DESCRIPTION, OAuthError, OAuthErrorCode
+
+API_KEY_HEADER = "X-Api-Key"
+
+
+def confidential_client(
+    request: HttpRequest, presented: PresentedCredentials, found: Client | None = None
+) -> Client:
+    """The client proven by its secret and API key; `401 invalid_client` otherwise, and
+    TooManyFailures (the view's 429) before any verification once its limit is reached.
+    `found` is the client already looked up for this client_id, if any."""
+    attempt = current_attempt()
+    attempt.client_identifier = presented.client_id
+    try:
+        if presented.method == "none":
+            raise ClientRefused("no client secret", found)
+        slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
+        client = client_verify(presented, api_key=request.headers.get(API_KEY_HEADER), found=found)
+    except ClientRefused as refused:
+        attempt.client = refused.client
+        raise OAuthError(
+            OAuthErrorCode.INVALID_CLIENT, INVALID_CLIENT_DESCRIPTION, status=401, reason=refused.reason
+        ) from None
+    slot.release()
+    attempt.client = client
+    return client
