@@ -1,9 +1,12 @@
 """Our middleware: a database that cannot be reached is a 503 the client can retry, not a 500;
-and the admin's audit context kept off the machine endpoints."""
+and the middleware that serves people in a browser kept off the machine endpoints."""
 
 import logging
 
 from auditlog.middleware import AuditlogMiddleware
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.messages import middleware as message_middleware
+from django.contrib.sessions import middleware as session_middleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
@@ -41,15 +44,30 @@ class DatabaseUnavailableMiddleware:
 MACHINE_PATHS = ("/oauth/token/", "/oauth/revoke/", "/oauth/introspect/", "/api/v1/")
 
 
-class OfficerAuditlogMiddleware(AuditlogMiddleware):
-    """django-auditlog's actor context (who changed what in the admin), for people's requests.
-
-    Entering the context connects signal receivers on every request, a cost the token endpoint
-    and the API would pay for nothing: no officer acts there, and what changes there is recorded
-    as AuditEvents (and by auditlog itself, without an actor).
-    """
+class _PeopleOnly:
+    """A middleware that serves people in a browser (sessions, sign-in, messages, the admin's
+    audit actor) steps aside on the machine endpoints: no session, cookie or
+    signed-in person exists there, and every request would pay for it."""
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path_info.startswith(MACHINE_PATHS):
             return self.get_response(request)
         return super().__call__(request)
+
+
+class SessionMiddleware(_PeopleOnly, session_middleware.SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(_PeopleOnly, auth_middleware.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(_PeopleOnly, message_middleware.MessageMiddleware):
+    pass
+
+
+class OfficerAuditlogMiddleware(_PeopleOnly, AuditlogMiddleware):
+    """django-auditlog's actor context (who changed what in the admin). Entering it connects
+    signal receivers on every request; on the machine endpoints no officer acts, and what changes
+    there is recorded as AuditEvents (and by auditlog itself, without an actor)."""

@@ -63,11 +63,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "tokensvc.middleware.DatabaseUnavailableMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, sign-in, messages and the audit actor serve people in a browser; the token
+    # endpoints and the API (tokensvc.middleware.MACHINE_PATHS) skip them.
+    "tokensvc.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "tokensvc.middleware.AuthenticationMiddleware",
+    "tokensvc.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Who changed what in the admin: the signed-in officer becomes the audit entry's actor.
     "tokensvc.middleware.OfficerAuditlogMiddleware",
