@@ -332,3 +332,14 @@ def test_no_secret_reaches_the_logs_even_at_debug(client, make_client, caplog):
     logged = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)
     for secret in (issued.client_secret, issued.api_key, token, "wrong-secret"):
         assert secret not in logged
+
+
+def test_machine_endpoints_carry_no_session_or_cookie_machinery(client, issue_token):
+    """Sessions and sign-in serve people; the token endpoint and the API skip them."""
+    token = issue_token("manager")
+    api = client.get("/api/v1/customers/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.status_code == 200
+    assert not api.cookies
+    assert "Cookie" not in api.get("Vary", "")
+    admin = client.get("/admin/login/")
+    assert "Cookie" in admin.get("Vary", "")  # people's pages still have their sessions
