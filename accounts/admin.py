@@ -14,6 +14,7 @@ from oauth2_provider.models import (
 )
 
 from accounts.admin_providers import role_mappings_html  # also registers the providers' pages
+from accounts.admin_read_only import ReadOnlyAdminMixin
 from accounts.audit import audit_record
 from accounts.credentials import new_secret
 from accounts.models import ApiKey, AuditEvent, PersonRole, Provider, Role, User
@@ -480,7 +481,7 @@ class RefreshTokenAdmin(TokenAdminBase):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: token issuance, refusals, revocations and introspections."""
 
     list_display = [
@@ -497,12 +498,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["client_identifier", "reason", "requested_scope", "granted_scope", "source_ip"]
     date_hierarchy = "occurred_at"
     list_select_related = ["client", "user"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

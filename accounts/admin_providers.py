@@ -20,6 +20,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
+from accounts.admin_read_only import ReadOnlyAdminMixin
 from accounts.models import ASYMMETRIC_ALGORITHMS, ForwardedToken, Provider, ProviderRoleMapping
 from claims.admin_policy import effective_access_html
 from claims.policy import Policy
@@ -607,7 +608,7 @@ class ProviderAdmin(admin.ModelAdmin):
 
 
 @admin.register(ForwardedToken)
-class ForwardedTokenAdmin(admin.ModelAdmin):
+class ForwardedTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Tokens of external providers that our token endpoint handed out: never the token (only
     its checksum is stored, and not shown); read-only, revoked through the client's actions."""
 
@@ -617,12 +618,3 @@ class ForwardedTokenAdmin(admin.ModelAdmin):
     list_select_related = ["provider", "client"]
     fields = ["provider", "client", "scope", "created", "expires", "revoked"]
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

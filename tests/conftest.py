@@ -17,6 +17,32 @@ def _own_cache_namespace(settings):
     settings.CACHES = caches
 
 
+# A valid German IBAN (checksum and length), used wherever a customer needs one.
+IBAN = "DE89370400440532013000"
+
+
+@pytest.fixture
+def customer(db):
+    """One customer with a value in every claim."""
+    from decimal import Decimal
+
+    from claims.models import Customer
+
+    return Customer.objects.create(
+        name="Ada Lovelace",
+        email="ada@example.com",
+        age=36,
+        street="1 Main Street",
+        city="London",
+        postal_code="N1 9GU",
+        country="GB",
+        iban=IBAN,
+        bank_name="Commerzbank",
+        credit_limit=Decimal("1000.00"),
+        annual_income=Decimal("52000.00"),
+    )
+
+
 @pytest.fixture
 def make_client(db):
     """Create a client of a seeded role through the service, as an officer would."""

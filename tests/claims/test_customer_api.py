@@ -16,24 +16,7 @@ API = "/api/v1/customers/"
 PROFILE = {"name", "email", "age"}
 ADDRESS = {"street", "city", "postal_code", "country"}
 BANKING = {"iban", "bank_name", "credit_limit", "annual_income"}
-IBAN = "DE89370400440532013000"
-
-
-@pytest.fixture
-def customer(db) -> Customer:
-    return Customer.objects.create(
-        name="Ada Lovelace",
-        email="ada@example.com",
-        age=36,
-        street="1 Main Street",
-        city="London",
-        postal_code="N1 9GU",
-        country="GB",
-        iban=IBAN,
-        bank_name="Commerzbank",
-        credit_limit=Decimal("1000.00"),
-        annual_income=Decimal("52000.00"),
-    )
+IBAN = "DE89370400440532013000"  # the `customer` fixture's (tests/conftest.py)
 
 
 def get(client, url, token, **extra):

@@ -10,14 +10,12 @@ import json
 import socket
 import threading
 import time
-from decimal import Decimal
 
 import jwt
 import pytest
 
 from accounts.models import AuditEvent, Client, ForwardedToken, Provider, ProviderRoleMapping, Role
 from accounts.services import client_create, client_tokens_revoke
-from claims.models import Customer
 from tests.providers.conftest import JWT_AUDIENCE, OPAQUE_AUDIENCE
 from tokensvc.providers import jwks as jwks_module
 
@@ -33,23 +31,6 @@ SALES_CLAIMS = {"profile": ["age", "email", "name"]}
 
 def basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-
-
-@pytest.fixture
-def customer(db) -> Customer:
-    return Customer.objects.create(
-        name="Ada Lovelace",
-        email="ada@example.com",
-        age=36,
-        street="1 Main Street",
-        city="London",
-        postal_code="N1 9GU",
-        country="GB",
-        iban="DE89370400440532013000",
-        bank_name="Commerzbank",
-        credit_limit=Decimal("1000.00"),
-        annual_income=Decimal("52000.00"),
-    )
 
 
 def token_request(client, client_id, secret, api_key, **params):
