@@ -13,7 +13,7 @@ from django.contrib.messages import get_messages
 from django.test import Client as HttpClient
 from django.utils import timezone
 
-from accounts import admin_providers
+from accounts import provider_forms
 from accounts.models import ApiKey, Client, Provider, ProviderRoleMapping, Role, User
 from accounts.services import client_create, external_client_create, officer_create
 from claims.selectors import policy_revision
@@ -72,8 +72,8 @@ def fake_discovery(monkeypatch):
             source=f"{base}/.well-known/openid-configuration",
         )
 
-    monkeypatch.setattr(admin_providers, "metadata_fetch", metadata_fetch)
-    monkeypatch.setattr(admin_providers, "jwks_key_ids_fetch", lambda uri: ["key-1"])
+    monkeypatch.setattr(provider_forms, "metadata_fetch", metadata_fetch)
+    monkeypatch.setattr(provider_forms, "jwks_key_ids_fetch", lambda uri: ["key-1"])
     return asked
 
 
@@ -357,7 +357,7 @@ def test_discovery_failure_shows_the_reason_and_saves_nothing(officer_client, mo
     def down(issuer: str) -> Metadata:
         raise ProviderUnavailable(f"{issuer}/.well-known/openid-configuration answered 503")
 
-    monkeypatch.setattr(admin_providers, "metadata_fetch", down)
+    monkeypatch.setattr(provider_forms, "metadata_fetch", down)
 
     response = officer_client.post(f"{PROVIDERS}add/", provider_form(issuer="https://idp.example.org"))
 
