@@ -39,6 +39,19 @@ from tokensvc.providers.services import (
 )
 
 STATUS_FIELDS = (*ENDPOINT_FIELDS, "metadata_fetched_at", "jwks_key_ids", "jwks_fetched_at")
+# What officers see of a provider's metadata and health (read-only).
+STATUS_DISPLAY = (
+    "token_endpoint",
+    "jwks_uri",
+    "introspection_endpoint",
+    "auth_methods",
+    "metadata_fetched_at",
+    "key_ids",
+    "jwks_fetched_at",
+    "last_error",
+    "last_error_at",
+    "client_count",
+)
 
 
 def role_mappings_html(provider: Provider, policy: Policy) -> str:
@@ -148,20 +161,7 @@ class ProviderAdmin(admin.ModelAdmin):
             fieldsets += [
                 (
                     "What its metadata said, and how the last contact went",
-                    {
-                        "fields": [
-                            "token_endpoint",
-                            "jwks_uri",
-                            "introspection_endpoint",
-                            "auth_methods",
-                            "metadata_fetched_at",
-                            "key_ids",
-                            "jwks_fetched_at",
-                            "last_error",
-                            "last_error_at",
-                            "client_count",
-                        ]
-                    },
+                    {"fields": list(STATUS_DISPLAY)},
                 ),
                 ("Role mappings in effect", {"fields": ["role_mappings_preview"]}),
             ]
@@ -172,16 +172,7 @@ class ProviderAdmin(admin.ModelAdmin):
             return ["kind", "builtin_note", "client_count"]
         return [
             "secret_stored",
-            "token_endpoint",
-            "jwks_uri",
-            "introspection_endpoint",
-            "auth_methods",
-            "metadata_fetched_at",
-            "key_ids",
-            "jwks_fetched_at",
-            "last_error",
-            "last_error_at",
-            "client_count",
+            *STATUS_DISPLAY,
             "role_mappings_preview",
         ]
 
