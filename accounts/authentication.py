@@ -24,6 +24,10 @@ from tokensvc.rows import RowReader
 _NO_CLIENT_SECRET = "keyed_sha256$none$" + "0" * 64
 
 
+# The header every client sends its API key in (as `request.headers` spells it).
+API_KEY_HEADER = "X-Api-Key"
+
+
 class ClientRefused(Exception):
     """Client authentication failed; `reason` is for officers, never for the caller."""
 

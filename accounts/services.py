@@ -39,21 +39,20 @@ def client_create(
 ) -> IssuedClient:
     """A confidential client_credentials client of `role`, its secret and (usually) an API key."""
     secret = new_secret()
-    client = Client(
-        name=name,
-        role=role,
-        is_resource_server=is_resource_server,
-        requires_api_key=with_api_key,
-        client_type=Client.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Client.GRANT_CLIENT_CREDENTIALS,
-        # Hashed on save by DOT's ClientSecretField with our keyed hasher.
-        client_secret=secret,
-        hash_client_secret=True,
-    )
+    client = Client(name=name, role=role, is_resource_server=is_resource_server, client_secret=secret)
+    return IssuedClient(client=client, client_secret=secret, api_key=_integration_save(client, with_api_key))
+
+
+def _integration_save(client: Client, with_api_key: bool) -> str | None:
+    """Save a new confidential client_credentials client; its first API key, when it needs keys."""
+    client.requires_api_key = with_api_key
+    client.client_type = Client.CLIENT_CONFIDENTIAL
+    client.authorization_grant_type = Client.GRANT_CLIENT_CREDENTIALS
+    # The secret is hashed on save by DOT's ClientSecretField with our keyed hasher.
+    client.hash_client_secret = True
     client.full_clean()
     client.save()
-    api_key = api_key_issue(client=client)[1] if with_api_key else None
-    return IssuedClient(client=client, client_secret=secret, api_key=api_key)
+    return api_key_issue(client=client)[1] if with_api_key else None
 
 
 @transaction.atomic
@@ -64,22 +63,9 @@ def external_client_create(
     client_id at that provider, its role and (usually) an API key of ours."""
     if provider.is_builtin:
         raise ValueError("an external client needs an external provider")
-    client = Client(
-        name=name,
-        role=role,
-        provider=provider,
-        client_id=client_id,
-        requires_api_key=with_api_key,
-        client_type=Client.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Client.GRANT_CLIENT_CREDENTIALS,
-        # Never checked (the provider checks the secret); random so that it matches nothing.
-        client_secret=new_secret(),
-        hash_client_secret=True,
-    )
-    client.full_clean()
-    client.save()
-    api_key = api_key_issue(client=client)[1] if with_api_key else None
-    return IssuedClient(client=client, client_secret="", api_key=api_key)
+    # The secret is never checked (the provider checks it); random, so that it matches nothing.
+    client = Client(name=name, role=role, provider=provider, client_id=client_id, client_secret=new_secret())
+    return IssuedClient(client=client, client_secret="", api_key=_integration_save(client, with_api_key))
 
 
 def external_person_sync(*, provider_name: str, subject: str, role_id: int | None) -> User:

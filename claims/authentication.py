@@ -16,6 +16,7 @@ from accounts.models import AuditEvent
 from claims.exceptions import ProviderUnavailableError
 from claims.policy import Grant, Policy
 from claims.selectors import policy_get
+from tokensvc.attempts import source_ip
 from tokensvc.errors import REALM
 from tokensvc.providers.access_tokens import external_token_verify, looks_like_jwt
 from tokensvc.providers.errors import ProviderUnavailable, TokenRejected
@@ -46,7 +47,7 @@ def _outage_record(request, error: ProviderUnavailable) -> None:
         action=AuditEvent.Action.PROVIDER_UNAVAILABLE,
         provider_id=error.provider_pk,
         reason=f"API call refused: {error.reason}",
-        source_ip=request.META.get("REMOTE_ADDR") or None,
+        source_ip=source_ip(request),
     )
 
 

@@ -3,13 +3,26 @@ client_credentials path and token exchange): the validator's rules, answered as 
 
 from django.http import HttpRequest
 
-from accounts.authentication import ClientRefused, PresentedCredentials, client_verify
+from accounts.authentication import (
+    API_KEY_HEADER,
+    ClientRefused,
+    PresentedCredentials,
+    client_verify,
+    credentials_presented,
+)
 from accounts.models import Client
 from accounts.throttling import authentication_slot
 from tokensvc.attempts import current_attempt, source_ip
 from tokensvc.errors import INVALID_CLIENT_DESCRIPTION, OAuthError, OAuthErrorCode
 
-API_KEY_HEADER = "X-Api-Key"
+
+def request_credentials(request: HttpRequest) -> PresentedCredentials:
+    """The one client authentication method a token request used; ClientRefused if malformed."""
+    return credentials_presented(
+        authorization=request.headers.get("Authorization"),
+        body_client_id=request.POST.get("client_id"),
+        body_secret=request.POST.get("client_secret"),
+    )
 
 
 def confidential_client(

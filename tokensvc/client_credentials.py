@@ -9,12 +9,10 @@ AccessToken, stored hashed as DOT stores it. Requests with any other parameter (
 """
 
 from datetime import timedelta
-from types import SimpleNamespace
 
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, set_token_value
 from oauth2_provider.settings import oauth2_settings
 
 from accounts.authentication import PresentedCredentials
@@ -24,14 +22,10 @@ from claims.selectors import policy_get
 from tokensvc.attempts import attempt_record, current_attempt
 from tokensvc.client_authentication import confidential_client
 from tokensvc.errors import OAuthError, OAuthErrorCode
-from tokensvc.oauth import new_token
-from tokensvc.rows import row_insert
 from tokensvc.scope_request import requested_grant
-from tokensvc.selectors import token_checksum
+from tokensvc.token_store import access_token_store
 
 PARAMETERS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
-
-AccessToken = get_access_token_model()
 
 
 def handles(request: HttpRequest) -> bool:
@@ -56,23 +50,13 @@ def issued_token(request: HttpRequest, presented: PresentedCredentials, found: C
 
     lifetime = oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
     scope = " ".join(sorted(grant.scopes))
-    raw = new_token()
-    # DOT's storage rule (RFC 9700: the value itself is not kept, only its checksum), applied
-    # to a bare holder so that the row can be written with one plain INSERT.
-    stored = SimpleNamespace()
-    set_token_value(stored, raw)
     with transaction.atomic():
         # The token and its audit event commit together: one commit (one disk flush) for both.
-        row_insert(
-            AccessToken,
-            {
-                "token": stored.token,
-                "token_checksum": token_checksum(raw),
-                "application_id": client.pk,
-                "user_id": None,
-                "scope": scope,
-                "expires": timezone.now() + timedelta(seconds=lifetime),
-            },
+        raw = access_token_store(
+            application_id=client.pk,
+            user_id=None,
+            scope=scope,
+            expires=timezone.now() + timedelta(seconds=lifetime),
         )
         attempt.granted_scope = scope
         attempt_record(attempt, request, action=AuditEvent.Action.TOKEN_ISSUED)

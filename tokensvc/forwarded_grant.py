@@ -10,7 +10,13 @@ from datetime import timedelta
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.authentication import ClientRefused, PresentedCredentials, api_key_check, note_use
+from accounts.authentication import (
+    API_KEY_HEADER,
+    ClientRefused,
+    PresentedCredentials,
+    api_key_check,
+    note_use,
+)
 from accounts.models import AuditEvent, Client, ForwardedToken
 from accounts.throttling import authentication_slot
 from claims.policy import granted_claims
@@ -25,7 +31,6 @@ from tokensvc.providers.registry import registry_get
 from tokensvc.providers.status import provider_note_error
 from tokensvc.scope_request import requested_grant
 
-API_KEY_HEADER = "X-Api-Key"
 UNAVAILABLE_DESCRIPTION = "The client's credential provider cannot be reached; retry later."
 
 
@@ -45,7 +50,8 @@ def forwarded_token(request: HttpRequest, presented: PresentedCredentials, clien
     """The token response for an external provider's client, or OAuthError."""
     attempt = current_attempt()
     attempt.client_identifier, attempt.client = presented.client_id, client
-    provider = registry_get().by_pk.get(client.provider_id)
+    registry = registry_get()
+    provider = registry.by_pk.get(client.provider_id)
     attempt.provider_id = client.provider_id
     # Raises TooManyFailures before anything is checked or forwarded; the view answers 429.
     slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
@@ -62,7 +68,7 @@ def forwarded_token(request: HttpRequest, presented: PresentedCredentials, clien
 
     try:
         issued = token_request(provider, presented.client_id, presented.client_secret)
-        identity = external_token_verify(issued.access_token, registry_get())
+        identity = external_token_verify(issued.access_token, registry)
     except ProviderRefused as refused:
         attempt.action = AuditEvent.Action.PROVIDER_REFUSED
         raise _refused(refused.reason) from None

@@ -11,28 +11,25 @@ from datetime import timedelta
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, set_token_value
 
-from accounts.authentication import ClientRefused, client_find, credentials_presented
+from accounts.authentication import ClientRefused
 from accounts.models import AuditEvent
 from accounts.services import external_person_sync
 from claims.policy import granted_claims
 from claims.selectors import policy_get
 from tokensvc.attempts import current_attempt
-from tokensvc.client_authentication import confidential_client
+from tokensvc.client_authentication import confidential_client, request_credentials
 from tokensvc.errors import INVALID_CLIENT_DESCRIPTION, OAuthError, OAuthErrorCode
-from tokensvc.oauth import new_token
 from tokensvc.providers.access_tokens import ExternalIdentity, external_token_verify
 from tokensvc.providers.errors import ProviderUnavailable, TokenRejected
-from tokensvc.providers.holders import allowed_scopes, role_id_of
+from tokensvc.providers.holders import allowed_scopes, registered_client, role_id_of
 from tokensvc.providers.registry import registry_get
 from tokensvc.scope_request import requested_grant
+from tokensvc.token_store import access_token_store
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105  (a URN)
 SUBJECT_TOKEN_TYPES = {ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:jwt"}
-
-AccessToken = get_access_token_model()
 
 
 def _invalid_request(description: str) -> OAuthError:
@@ -50,11 +47,7 @@ def _invalid_grant(reason: str) -> OAuthError:
 def _requesting_client(request: HttpRequest):
     """The client asking for the exchange: one of ours, with its secret and API key."""
     try:
-        presented = credentials_presented(
-            authorization=request.headers.get("Authorization"),
-            body_client_id=request.POST.get("client_id"),
-            body_secret=request.POST.get("client_secret"),
-        )
+        presented = request_credentials(request)
     except ClientRefused as refused:
         raise OAuthError(
             OAuthErrorCode.INVALID_CLIENT, INVALID_CLIENT_DESCRIPTION, status=401, reason=refused.reason
@@ -109,12 +102,7 @@ def exchanged_token(request: HttpRequest) -> dict:
         raise _invalid_grant("the subject token names no subject")
 
     policy = policy_get()
-    subject_client = client_find(identity.client_id) if identity.client_id else None
-    if subject_client is not None and (
-        subject_client.provider_id != identity.provider.pk or not subject_client.is_active
-    ):
-        subject_client = None
-    role_id = role_id_of(identity, subject_client)
+    role_id = role_id_of(identity, registered_client(identity))
     role = policy.role_names.get(role_id) if role_id is not None else None
     if role is None:
         raise _invalid_grant("neither a role mapping nor a registered client gives the subject a role")
@@ -128,10 +116,7 @@ def exchanged_token(request: HttpRequest) -> dict:
     # Never outlives the token it was exchanged for.
     expires = min(now + timedelta(seconds=settings.ACCESS_TOKEN_LIFETIME), identity.expires)
     scope = " ".join(sorted(grant.scopes))
-    raw = new_token()
-    token = AccessToken(user=person, application=client, scope=scope, expires=expires)
-    set_token_value(token, raw)
-    token.save()
+    raw = access_token_store(application_id=client.pk, user_id=person.pk, scope=scope, expires=expires)
     attempt.action = AuditEvent.Action.TOKEN_EXCHANGED
     attempt.granted_scope = scope
     return {

@@ -8,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot_views
 
 from accounts.authentication import (
+    API_KEY_HEADER,
     ClientRefused,
     PresentedCredentials,
     client_find,
@@ -19,6 +20,7 @@ from accounts.models import AuditEvent
 from accounts.throttling import TooManyFailures, authentication_slot
 from tokensvc import client_credentials, token_exchange
 from tokensvc.attempts import Attempt, attempt_context, attempt_record, current_attempt, source_ip
+from tokensvc.client_authentication import request_credentials
 from tokensvc.errors import (
     INVALID_CLIENT_DESCRIPTION,
     NO_STORE_HEADERS,
@@ -172,11 +174,7 @@ class TokenView(_OAuthlibEndpoint, dot_views.TokenView):
 def _presented(request: HttpRequest) -> PresentedCredentials | None:
     """The client authentication of the request; None when malformed, left to DOT to refuse."""
     try:
-        return credentials_presented(
-            authorization=request.headers.get("Authorization"),
-            body_client_id=request.POST.get("client_id"),
-            body_secret=request.POST.get("client_secret"),
-        )
+        return request_credentials(request)
     except ClientRefused:
         return None
 
@@ -224,7 +222,7 @@ class IntrospectView(_FormEndpoint, View):
             )
             attempt.client_identifier = presented.client_id
             slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
-            client = client_verify(presented, api_key=request.headers.get("X-Api-Key"))
+            client = client_verify(presented, api_key=request.headers.get(API_KEY_HEADER))
             slot.release()
         except ClientRefused as refused:
             attempt.client = refused.client

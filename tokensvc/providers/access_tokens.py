@@ -3,7 +3,6 @@ token at its introspection endpoint (RFC 7662). Who holds it and what it grants 
 elsewhere (tokensvc.providers.holders); this only says whether the provider vouches for it.
 """
 
-import hashlib
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from tokensvc.providers.outbound import call
 from tokensvc.providers.registry import ProviderConfig, Registry
 from tokensvc.providers.secret_box import SecretUnreadable, unseal
 from tokensvc.providers.status import provider_note_error
+from tokensvc.selectors import token_checksum
 
 # Header types of JWTs that are not access tokens (ID tokens carry none in the header, and
 # fail the audience check instead).
@@ -39,10 +39,6 @@ class ExternalIdentity:
     scopes: frozenset[str] | None  # None when the token names no scope
     claims: Mapping[str, object]
     expires: datetime
-
-
-def token_checksum(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def looks_like_jwt(raw: str) -> bool:

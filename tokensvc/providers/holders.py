@@ -38,15 +38,22 @@ def role_of(identity: ExternalIdentity, client: Client | None, policy: Policy) -
     return policy.role_names.get(role_id) if role_id is not None else None
 
 
-def identity_client(identity: ExternalIdentity) -> Client:
-    """Our record of the token's client: bound to the token's provider and active."""
+def registered_client(identity: ExternalIdentity) -> Client | None:
+    """Our record of the token's client, bound to the token's provider and active; else None."""
     client = client_find(identity.client_id) if identity.client_id else None
-    if client is None or client.provider_id != identity.provider.pk:
+    if client is None or client.provider_id != identity.provider.pk or not client.is_active:
+        return None
+    return client
+
+
+def identity_client(identity: ExternalIdentity) -> Client:
+    """Our record of the token's client; TokenRejected when there is none (or it is disabled)."""
+    client = registered_client(identity)
+    if client is None:
         raise TokenRejected(
-            f"client {str(identity.client_id)[:100]!r} of provider {identity.provider.name} is not registered"
+            f"client {str(identity.client_id)[:100]!r} of provider {identity.provider.name}"
+            " is not registered, or is disabled"
         )
-    if not client.is_active:
-        raise TokenRejected("the client is disabled")
     return client
 
 
@@ -65,22 +72,25 @@ def _forwarded_scope(identity: ExternalIdentity) -> str | None:
     return scope
 
 
-def allowed_scopes(identity: ExternalIdentity, role: str | None, policy: Policy) -> frozenset[str]:
-    """The role's scopes, no more than the token's own when the provider speaks our scope names."""
-    allowed = policy.role_scopes(role)
+def _within_token(identity: ExternalIdentity, scopes: frozenset[str]) -> frozenset[str]:
+    """No more than the token's own scopes, when the provider speaks our scope names."""
     if identity.provider.scopes_from_token:
-        allowed &= identity.scopes or frozenset()
-    return allowed
+        return scopes & (identity.scopes or frozenset())
+    return scopes
+
+
+def allowed_scopes(identity: ExternalIdentity, role: str | None, policy: Policy) -> frozenset[str]:
+    """The scopes a token of this identity may be granted: its role's, within the token's own."""
+    return _within_token(identity, policy.role_scopes(role))
 
 
 def carried_scopes(identity: ExternalIdentity, role: str | None, policy: Policy) -> frozenset[str]:
     """The scopes an external token carries for us: what our token endpoint granted for it, or
-    the role's; no more than the token's own scopes when the provider speaks our scope names."""
+    else the role's; within the token's own either way."""
     forwarded = _forwarded_scope(identity)
-    scopes = frozenset(forwarded.split()) if forwarded is not None else policy.role_scopes(role)
-    if identity.provider.scopes_from_token:
-        scopes &= identity.scopes or frozenset()
-    return scopes
+    if forwarded is None:
+        return allowed_scopes(identity, role, policy)
+    return _within_token(identity, frozenset(forwarded.split()))
 
 
 def external_access(identity: ExternalIdentity, policy: Policy) -> tuple[ExternalToken, Grant]:
