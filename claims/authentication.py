@@ -22,7 +22,7 @@ from tokensvc.providers.access_tokens import external_token_verify, looks_like_j
 from tokensvc.providers.errors import ProviderUnavailable, TokenRejected
 from tokensvc.providers.holders import ExternalToken, external_access
 from tokensvc.providers.registry import registry_get
-from tokensvc.selectors import BearerToken, bearer_token_find, bearer_token_grant
+from tokensvc.selectors import BearerToken, bearer_token_find, bearer_token_grant, bearer_token_policy
 
 # JWTs from external providers run to a few kilobytes (Entra's with group lists, for example).
 MAX_TOKEN_LENGTH = 8192
@@ -83,7 +83,8 @@ class BearerTokenAuthentication(BaseAuthentication):
         elif not token.is_live():
             raise exceptions.AuthenticationFailed(INVALID)
         else:
-            policy = policy_get()
+            # The revision came with the token's row: no query of its own while it is current.
+            policy = bearer_token_policy(token)
             caller = Caller(token=token, grant=bearer_token_grant(token, policy), policy=policy)
         # The caller is `request.auth`; a client-credentials token has no person behind it.
         return AnonymousUser(), caller
