@@ -6,6 +6,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Client, User
+from tokensvc.rows import Statement, statement_run
 
 _COLUMNS = (
     "occurred_at",
@@ -33,7 +34,13 @@ def _text(value: str, limit: int) -> str:
     return value.replace("\x00", "\ufffd")[:limit]
 
 
-def audit_record(
+def audit_record(**event) -> None:
+    """Store one event now, before the response (nothing is lost on a crash); the arguments
+    are those of `audit_statement`."""
+    statement_run(audit_statement(**event))
+
+
+def audit_statement(
     *,
     action: AuditEvent.Action,
     client: Client | None = None,
@@ -45,8 +52,8 @@ def audit_record(
     reason: str = "",
     source_ip: str | None = None,
     provider_id: int | None = None,
-) -> None:
-    """Store one event, written before the response (nothing is lost on a crash). Caller-controlled
+) -> Statement:
+    """The INSERT of one event, to run alone or with the write it records. Caller-controlled
     text is cut short. A plain INSERT: this runs on every token, revocation and introspection
     request, where the ORM's model save cost more than the write itself."""
     values = (
@@ -62,5 +69,4 @@ def audit_record(
         connection.ops.adapt_ipaddressfield_value(source_ip),
         provider_id,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(), values)
+    return Statement(_insert_sql(), list(values))

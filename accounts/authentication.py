@@ -78,26 +78,51 @@ def credentials_presented(
     return PresentedCredentials(body_client_id, body_secret, method)
 
 
-# The token endpoint reads these two rows on every request. The provider's kind comes along with
+# The token endpoint reads these rows on every request. The provider's kind comes along with
 # the client (`client.provider_kind`), since the endpoint branches on it, and so does the policy
 # revision (`client.policy_revision`), which spares the policy check a query of its own.
-_CLIENT = RowReader(
+_CLIENT_JOINS = f"JOIN {Provider._meta.db_table} p ON p.id = {Client._meta.db_table}.provider_id"
+_CLIENT_EXTRA = {
+    "provider_kind": "p.kind",
+    "policy_revision": f"COALESCE((SELECT tag FROM {PolicyRevision._meta.db_table} WHERE id = 1), 0)",  # noqa: S608
+}
+_CLIENT = RowReader(Client, "client_id = %s", joins=_CLIENT_JOINS, extra=_CLIENT_EXTRA)
+# With an API key presented, the client's key of that hash comes in the same statement
+# (`client.presented_key`, None when it has none): one round trip for both.
+_CLIENT_WITH_KEY = RowReader(
     Client,
-    "client_id = %s",
-    joins=f"JOIN {Provider._meta.db_table} p ON p.id = {Client._meta.db_table}.provider_id",
-    extra={
-        "provider_kind": "p.kind",
-        "policy_revision": f"COALESCE((SELECT tag FROM {PolicyRevision._meta.db_table} WHERE id = 1), 0)",  # noqa: S608
-    },
+    f"{Client._meta.db_table}.client_id = %s",
+    joins=f"{_CLIENT_JOINS} LEFT JOIN {ApiKey._meta.db_table} k"
+    f" ON k.client_id = {Client._meta.db_table}.id AND k.key_hash = %s",
+    extra=_CLIENT_EXTRA,
+    joined={"presented_key": (ApiKey, "k")},
 )
 _API_KEY = RowReader(ApiKey, "client_id = %s AND key_hash = %s")
 
 
-def client_find(client_id: str) -> Client | None:
-    """The client with this client_id, or None (NUL bytes and absurd lengths included)."""
+@dataclass(frozen=True)
+class _KeyLookup:
+    """The API key a client row was read with: its keyed hash, and the row found (or None)."""
+
+    key_hash: str
+    key: ApiKey | None
+
+
+def client_find(client_id: str, *, api_key: str | None = None) -> Client | None:
+    """The client with this client_id, or None (NUL bytes and absurd lengths included).
+
+    With `api_key`, the client's key matching it is read by the same statement, for
+    `api_key_check` to use; nothing is decided about it here.
+    """
     if "\x00" in client_id or len(client_id) > 100:
         return None
-    return _CLIENT.one([client_id])
+    if not api_key:
+        return _CLIENT.one([client_id])
+    key_hash = keyed_hash(api_key)
+    client = _CLIENT_WITH_KEY.one([key_hash, client_id])  # the JOIN's placeholder comes first
+    if client is not None:
+        client.key_lookup = _KeyLookup(key_hash, client.presented_key)
+    return client
 
 
 def is_external(client: Client) -> bool:
@@ -133,7 +158,12 @@ def api_key_check(client: Client, api_key: str | None) -> ApiKey | None:
         raise ClientRefused("API key missing", client)
     # Looked up by keyed hash: without the server's key nobody can aim at a stored hash, and a
     # key of another client simply matches no row here.
-    key = _API_KEY.one([client.pk, keyed_hash(api_key)])
+    key_hash = keyed_hash(api_key)
+    lookup = getattr(client, "key_lookup", None)
+    if lookup is not None and lookup.key_hash == key_hash:
+        key = lookup.key  # read with the client row
+    else:
+        key = _API_KEY.one([client.pk, key_hash])
     if key is None:
         raise ClientRefused("API key unknown or of another client", client)
     if key.revoked_at is not None:
@@ -153,7 +183,7 @@ def client_verify(
     client_id, if any, to spare a second query.
     """
     client = found if found is not None and found.client_id == presented.client_id else None
-    client = client or client_find(presented.client_id)
+    client = client or client_find(presented.client_id, api_key=api_key)
     if client is None:
         check_password(presented.client_secret or "", _NO_CLIENT_SECRET)
         raise ClientRefused("unknown client_id")

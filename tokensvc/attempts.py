@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 
-from accounts.audit import audit_record
+from accounts.audit import audit_statement
 from accounts.models import AuditEvent, Client, User
+from tokensvc.rows import Statement, statement_run
 
 
 @dataclass
@@ -64,8 +65,16 @@ def attempt_context() -> Iterator[Attempt]:
 def attempt_record(
     attempt: Attempt, request: HttpRequest, *, action: AuditEvent.Action, error: str = ""
 ) -> None:
+    """Store the attempt's audit event now."""
+    statement_run(attempt_statement(attempt, request, action=action, error=error))
     attempt.recorded = True
-    audit_record(
+
+
+def attempt_statement(
+    attempt: Attempt, request: HttpRequest, *, action: AuditEvent.Action, error: str = ""
+) -> Statement:
+    """The INSERT of the attempt's audit event, for a write that must commit with it."""
+    return audit_statement(
         action=attempt.action or action,
         client=attempt.client,
         client_identifier=attempt.client_identifier,

@@ -10,7 +10,6 @@ AccessToken, stored hashed as DOT stores it. Requests with any other parameter (
 
 from datetime import timedelta
 
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
@@ -19,11 +18,11 @@ from accounts.authentication import PresentedCredentials
 from accounts.models import AuditEvent, Client
 from claims.policy import granted_claims
 from claims.selectors import policy_get
-from tokensvc.attempts import attempt_record, current_attempt
+from tokensvc.attempts import current_attempt
 from tokensvc.client_authentication import confidential_client
 from tokensvc.errors import OAuthError, OAuthErrorCode
 from tokensvc.scope_request import requested_grant
-from tokensvc.token_store import access_token_store
+from tokensvc.token_store import access_token_issue
 
 PARAMETERS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
 
@@ -50,16 +49,16 @@ def issued_token(request: HttpRequest, presented: PresentedCredentials, found: C
 
     lifetime = oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
     scope = " ".join(sorted(grant.scopes))
-    with transaction.atomic():
-        # The token and its audit event commit together: one commit (one disk flush) for both.
-        raw = access_token_store(
-            application_id=client.pk,
-            user_id=None,
-            scope=scope,
-            expires=timezone.now() + timedelta(seconds=lifetime),
-        )
-        attempt.granted_scope = scope
-        attempt_record(attempt, request, action=AuditEvent.Action.TOKEN_ISSUED)
+    attempt.granted_scope = scope
+    raw = access_token_issue(
+        request,
+        attempt,
+        action=AuditEvent.Action.TOKEN_ISSUED,
+        application_id=client.pk,
+        user_id=None,
+        scope=scope,
+        expires=timezone.now() + timedelta(seconds=lifetime),
+    )
     return {
         "access_token": raw,
         "expires_in": lifetime,

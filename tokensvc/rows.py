@@ -6,81 +6,152 @@ value converters on every call. Here both are worked out once per database vendo
 values are converted exactly as the ORM converts them.
 """
 
+from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.utils import timezone
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """How one model's columns are selected (under a table name or alias) and converted back."""
+
+    selected: tuple[str, ...]
+    converters: tuple  # (index, column, (converter, ...)), as the ORM applies them
+    attnames: tuple[str, ...]
+    pk_index: int
+
+
+@cache
+def _model_columns(model: type[Model], alias: str, vendor: str) -> _Columns:
+    quote = connection.ops.quote_name
+    fields = model._meta.concrete_fields
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(alias)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:
+            converters.append((index, column, tuple(found)))
+    return _Columns(
+        selected=tuple(f"{quote(alias)}.{quote(field.column)}" for field in fields),
+        converters=tuple(converters),
+        attnames=tuple(field.attname for field in fields),
+        pk_index=fields.index(model._meta.pk),
+    )
+
+
+def _instance(model: type[Model], columns: _Columns, values: list) -> Model:
+    # What Model.from_db() builds, without running __init__ over every field (and its
+    # pre_init/post_init signals): on the token endpoint that was a tenth of the request.
+    for index, column, functions in columns.converters:
+        for convert in functions:
+            values[index] = convert(values[index], column, connection)
+    instance = model.__new__(model)
+    instance.__dict__.update(zip(columns.attnames, values, strict=True))
+    instance._state = ModelState()
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
+
+
 class RowReader:
-    """Reads instances of `model` selected by `where` (SQL with %s placeholders). `joins` and
-    `extra` add computed columns (name -> SQL expression), set as attributes of the instance."""
+    """Reads instances of `model` selected by `where` (SQL with %s placeholders).
+
+    `joins` adds tables: `extra` computed columns from them (name -> SQL expression), `joined`
+    whole rows of other models (name -> (model, alias of its table in `joins`)), each set as an
+    attribute of the instance; a joined row without a primary key (an outer join that found
+    nothing) becomes None. Parameters are given in the order their placeholders appear in the SQL:
+    those of `joins` before those of `where`.
+    """
 
     def __init__(
-        self, model: type[Model], where: str, *, joins: str = "", extra: dict[str, str] | None = None
+        self,
+        model: type[Model],
+        where: str,
+        *,
+        joins: str = "",
+        extra: dict[str, str] | None = None,
+        joined: dict[str, tuple[type[Model], str]] | None = None,
     ):
         self.model = model
         self.where = where
         self.joins = joins
         self.extra = extra or {}
+        self.joined = joined or {}
 
     @cache  # noqa: B019  (readers are module-level singletons: one entry per reader and vendor)
-    def _plan(self, vendor: str) -> tuple[str, str, tuple]:
+    def _sql(self, vendor: str) -> str:
         quote = connection.ops.quote_name
-        fields = self.model._meta.concrete_fields
         table = self.model._meta.db_table
-        columns = ", ".join(quote(field.column) for field in fields)
-        # Qualified in the SELECT, where a join could make a name ambiguous.
-        selected = [f"{quote(table)}.{quote(field.column)}" for field in fields]
+        selected = list(_model_columns(self.model, table, vendor).selected)
+        for model, alias in self.joined.values():
+            selected += _model_columns(model, alias, vendor).selected
         selected += [f"{expression} AS {quote(name)}" for name, expression in self.extra.items()]
-        sql = f"SELECT {', '.join(selected)} FROM {quote(table)} {self.joins} WHERE {self.where}"  # noqa: S608
-        converters = []
-        for index, field in enumerate(fields):
-            column = field.get_col(table)
-            found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-            if found:
-                converters.append((index, column, tuple(found)))
-        return columns, sql, tuple(converters)
+        return f"SELECT {', '.join(selected)} FROM {quote(table)} {self.joins} WHERE {self.where}"  # noqa: S608
 
     def columns(self) -> str:
         """The model's columns, in the order `from_row` reads them (for SQL written elsewhere)."""
-        return self._plan(connection.vendor)[0]
+        quote = connection.ops.quote_name
+        return ", ".join(quote(field.column) for field in self.model._meta.concrete_fields)
 
     def from_row(self, row: tuple | list) -> Model:
-        """An instance from a row of `columns()` (then any `extra` values), converted as the ORM does."""
-        _, _, converters = self._plan(connection.vendor)
-        width = len(self.model._meta.concrete_fields)
-        values = list(row[:width])
-        for index, column, functions in converters:
-            for convert in functions:
-                values[index] = convert(values[index], column, connection)
-        instance = self._instance(values)
-        for name, value in zip(self.extra, row[width:], strict=True):
+        """An instance from a row of `columns()` (then any joined rows and `extra` values),
+        converted as the ORM does."""
+        vendor = connection.vendor
+        main = _model_columns(self.model, self.model._meta.db_table, vendor)
+        start = len(main.attnames)
+        instance = _instance(self.model, main, list(row[:start]))
+        for name, (model, alias) in self.joined.items():
+            columns = _model_columns(model, alias, vendor)
+            values = list(row[start : start + len(columns.attnames)])
+            start += len(columns.attnames)
+            found = values[columns.pk_index] is not None
+            setattr(instance, name, _instance(model, columns, values) if found else None)
+        for name, value in zip(self.extra, row[start:], strict=True):
             setattr(instance, name, value)
         return instance
-
-    def _instance(self, values: list) -> Model:
-        # What Model.from_db() builds, without running __init__ over every field (and its
-        # pre_init/post_init signals): on the token endpoint that was a tenth of the request.
-        instance = self.model.__new__(self.model)
-        instance.__dict__.update(zip(self._attnames(), values, strict=True))
-        instance._state = ModelState()
-        instance._state.adding = False
-        instance._state.db = connection.alias
-        return instance
-
-    @cache  # noqa: B019  (as _plan)
-    def _attnames(self) -> tuple[str, ...]:
-        return tuple(field.attname for field in self.model._meta.concrete_fields)
 
     def one(self, params: list) -> Model | None:
         """The first row matching `where`, or None."""
         with connection.cursor() as cursor:
-            cursor.execute(self._plan(connection.vendor)[1], params)
+            cursor.execute(self._sql(connection.vendor), params)
             row = cursor.fetchone()
         return None if row is None else self.from_row(row)
+
+
+class Statement(NamedTuple):
+    """One SQL statement and its parameters, to run now or together with others."""
+
+    sql: str
+    params: list
+
+
+def statement_run(statement: Statement) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
+
+
+def statements_run_together(statements: list[Statement]) -> None:
+    """Run writes that return nothing so that all of them happen or none does.
+
+    On PostgreSQL they are one statement: every write but the last in a WITH clause, which
+    PostgreSQL runs to completion whether or not anything refers to it. A single statement is
+    atomic by itself, so there is no BEGIN and no COMMIT to wait for: one round trip instead
+    of one per write plus two. Elsewhere (SQLite, in-process) they share one transaction.
+    """
+    if connection.vendor == "postgresql" and len(statements) > 1:
+        *first, last = statements
+        ctes = ", ".join(f"w{index} AS ({statement.sql})" for index, statement in enumerate(first))
+        params = [param for statement in statements for param in statement.params]
+        statement_run(Statement(f"WITH {ctes} {last.sql}", params))
+        return
+    with transaction.atomic():
+        for statement in statements:
+            statement_run(statement)
 
 
 @cache
@@ -92,8 +163,9 @@ def _insert_plan(model: type[Model], vendor: str) -> tuple[str, tuple]:
     return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})", fields  # noqa: S608
 
 
-def row_insert(model: type[Model], values: dict[str, object]) -> None:
-    """INSERT one row of `model` from `values` by attname (`application_id`, not `application`).
+def row_insert(model: type[Model], values: dict[str, object]) -> Statement:
+    """The INSERT of one row of `model` from `values` by attname (`application_id`, not
+    `application`), to be run by `statement_run` or `statements_run_together`.
 
     Fields not given take their default, and `auto_now`/`auto_now_add` fields the current
     time, as save() would give them; each value is prepared for the database as save() prepares
@@ -111,5 +183,4 @@ def row_insert(model: type[Model], values: dict[str, object]) -> None:
         else:
             value = field.get_default()
         row.append(field.get_db_prep_save(value, connection))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, row)
+    return Statement(sql, row)

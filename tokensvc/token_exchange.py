@@ -25,7 +25,7 @@ from tokensvc.providers.errors import ProviderUnavailable, TokenRejected
 from tokensvc.providers.holders import allowed_scopes, registered_client, role_id_of
 from tokensvc.providers.registry import registry_get
 from tokensvc.scope_request import requested_grant
-from tokensvc.token_store import access_token_store
+from tokensvc.token_store import access_token_issue
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105  (a URN)
@@ -116,9 +116,16 @@ def exchanged_token(request: HttpRequest) -> dict:
     # Never outlives the token it was exchanged for.
     expires = min(now + timedelta(seconds=settings.ACCESS_TOKEN_LIFETIME), identity.expires)
     scope = " ".join(sorted(grant.scopes))
-    raw = access_token_store(application_id=client.pk, user_id=person.pk, scope=scope, expires=expires)
-    attempt.action = AuditEvent.Action.TOKEN_EXCHANGED
     attempt.granted_scope = scope
+    raw = access_token_issue(
+        request,
+        attempt,
+        action=AuditEvent.Action.TOKEN_EXCHANGED,
+        application_id=client.pk,
+        user_id=person.pk,
+        scope=scope,
+        expires=expires,
+    )
     return {
         "access_token": raw,
         "issued_token_type": ACCESS_TOKEN_TYPE,

@@ -161,7 +161,7 @@ class TokenView(_OAuthlibEndpoint, dot_views.TokenView):
         if grant_type == "client_credentials":
             presented = _presented(request)
             if presented is not None:
-                client = client_find(presented.client_id)
+                client = client_find(presented.client_id, api_key=request.headers.get(API_KEY_HEADER))
                 if client is not None and is_external(client):
                     return _as_oauthlib_answer(forwarded_token(request, presented, client))
                 if client_credentials.handles(request):
