@@ -72,10 +72,8 @@ def _returning_supported() -> bool:
     return connection.features.can_return_columns_from_insert
 
 
-def customer_update(
-    *, customer: Customer, values: dict[str, object], expected_version: int | None
-) -> Customer:
-    """Write only the given attributes, bumping the version; VersionConflict when stale.
+def customer_update(*, customer_id: int, values: dict[str, object], expected_version: int | None) -> Customer:
+    """Write only the given attributes, bumping the version; VersionConflict when stale or gone.
 
     The version check and the write are one UPDATE, so two writers holding the same version
     cannot both succeed, and untouched columns are never overwritten with stale values. The
@@ -84,7 +82,7 @@ def customer_update(
     the response); elsewhere the UPDATE and a read of the row share one transaction.
     """
     changes = _validated(values, partial=True)
-    sql, params = _update_statement(changes, customer_id=customer.pk, expected_version=expected_version)
+    sql, params = _update_statement(changes, customer_id=customer_id, expected_version=expected_version)
     if _returning_supported():
         with connection.cursor() as cursor:
             cursor.execute(f"{sql} RETURNING {customer_columns()}", params)
@@ -98,7 +96,7 @@ def customer_update(
             updated = cursor.rowcount
         if not updated:
             raise VersionConflict
-        return customer_get(customer_id=customer.pk)
+        return customer_get(customer_id=customer_id)
 
 
 @transaction.atomic

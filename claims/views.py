@@ -5,6 +5,7 @@ import binascii
 from collections.abc import Mapping
 
 import orjson
+from django.core.exceptions import RequestDataTooBig
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -317,16 +318,28 @@ class CustomerDetailView(APIView):
     )
     def patch(self, request: Request, customer_id: int) -> Response:
         caller: Caller = request.auth
-        customer = self._customer(customer_id)
+        if not 0 < customer_id <= MAX_ID:
+            raise exceptions.NotFound("No customer with this id.")
+        # The record is not read first: the write is one UPDATE that returns the row. Only a
+        # refused request looks the record up, so that a missing one is a 404 whatever else is
+        # wrong, as if it had been read first.
+        try:
+            customer = self._update(request, caller, customer_id)
+        except (exceptions.APIException, RequestDataTooBig):
+            self._customer(customer_id)
+            raise
+        return Response(present(stored_values(customer), caller), headers={"ETag": etag(customer)})
+
+    @staticmethod
+    def _update(request: Request, caller: Caller, customer_id: int) -> Customer:
         version = expected_version(request)
         values = checked_write(request, caller)
         try:
-            customer = customer_update(customer=customer, values=values, expected_version=version)
+            return customer_update(customer_id=customer_id, values=values, expected_version=version)
         except exceptions.ValidationError as error:
             raise as_claim_errors(error, caller) from None
         except VersionConflict:
             raise PreconditionFailed from None
-        return Response(present(stored_values(customer), caller), headers={"ETag": etag(customer)})
 
     @extend_schema(
         operation_id="customers_delete",
