@@ -78,7 +78,7 @@ def test_environment_selects_postgresql_redis_and_lifetime():
     )
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
-    assert values["engine"] == "django.db.backends.postgresql"
+    assert values["engine"] == "tokensvc.postgresql"  # Django's, with a cheaper health check
     assert values["db"] == "tokens"
     assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert values["debug"] is False
