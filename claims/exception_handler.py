@@ -2,8 +2,10 @@
 
 import logging
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -67,6 +69,12 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     """Every API error as JSON: {"error": code, "error_description": ..., extra members}."""
     if isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge()
+    # Django's own two (raised by DRF's negotiation for an unknown `?format=`, for one) become
+    # DRF's, as DRF's handler would make them, so that they are described like every other.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     if isinstance(exc, (OperationalError, InterfaceError)):
         return None  # re-raised: DatabaseUnavailableMiddleware answers 503 for every endpoint
     response = drf_exception_handler(exc, context)

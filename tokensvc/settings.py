@@ -263,6 +263,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["claims.permissions.HasClaimAccess"],
     "DEFAULT_RENDERER_CLASSES": ["claims.renderers.OrjsonRenderer"],
     "DEFAULT_PARSER_CLASSES": ["claims.parsers.StrictJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "claims.negotiation.ContentNegotiation",
     "EXCEPTION_HANDLER": "claims.exception_handler.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
