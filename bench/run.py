@@ -4,8 +4,10 @@
     .venv/bin/python bench/run.py --growth    # `make bench-growth`: 1k/100k/1M customers, big policy
 
 A fresh SQLite database under bench/results/ unless DATABASE_URL is set (then that database is
-used as it is, after `migrate`). gunicorn (one sync worker, production settings) is pinned to
-core 0 and wrk (1 thread, 16 connections) to core 1. Each scenario gets a warm-up, then a
+used as it is, after `migrate`). gunicorn (its production configuration, gunicorn.conf.py, on
+one worker; production settings) is pinned to core 0 and wrk (1 thread, 16 connections) to core
+1. Beside the service's own floor, a bare Django project (bench/bare_django.py) is measured under
+the same configuration. Each scenario gets a warm-up, then a
 measured run of BENCH_SECONDS (default 8). Any response outside 2xx is an error.
 
 Exit status: 0 when every target is met, 1 when some are missed (0 with BENCH_NO_FAIL=1),
@@ -51,6 +53,8 @@ WARMUP_SECONDS = 3
 # (TRUST_X_FORWARDED_PROTO), so the HTTPS redirect and HSTS stay on as in production.
 PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
 SERVER_CORE, LOADGEN_CORE = 0, 1
+# The reference beside the floor: a project of its own with nothing but the view (bench/bare_django.py).
+BARE_DJANGO = "bench.bare_django:application"
 GROWTH_SIZES = (1_000, 100_000, 1_000_000)
 
 # Minimum req/s as a fraction of the floor's req/s measured in the same run.
@@ -283,12 +287,14 @@ _NO_REDIRECTS = urllib.request.build_opener(_KeepRedirects)
 
 
 class Server:
-    """gunicorn with one sync worker, started in its own process group and always stopped."""
+    """gunicorn with the production configuration on one worker, started in its own process
+    group and always stopped. `app` is the WSGI application; every one serves /bench/floor/."""
 
-    def __init__(self, env: dict, log_path: Path, prefix: list[str]):
+    def __init__(self, env: dict, log_path: Path, prefix: list[str], app: str = "tokensvc.wsgi"):
         self.env = env
         self.log_path = log_path
         self.prefix = prefix
+        self.app = app
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self._log = None
@@ -302,13 +308,12 @@ class Server:
         command = [
             *self.prefix,
             str(VENV_BIN / "gunicorn"),
-            "tokensvc.wsgi",
+            # The production configuration (gthread workers, keep-alive), on one worker.
+            "--config",
+            str(ROOT / "gunicorn.conf.py"),
+            self.app,
             "--workers",
             "1",
-            "--threads",
-            "1",
-            "--worker-class",
-            "sync",
             "--bind",
             f"127.0.0.1:{self.port}",
             "--timeout",
@@ -582,7 +587,7 @@ def process_ticks(pids: list[int]) -> int:
     return used
 
 
-def measure(load: Load, server: Server, scenario: Scenario) -> Result:
+def measure(load: Load, server: Server, scenario: Scenario, name: str = "") -> Result:
     log(f"{scenario.name}: warm-up {WARMUP_SECONDS} s, then {load.seconds} s")
     run_wrk(load, server, scenario, WARMUP_SECONDS)
     spy = start_profile(load, server, scenario)
@@ -609,7 +614,7 @@ def measure(load: Load, server: Server, scenario: Scenario) -> Result:
     if data["first_bad_status"]:
         first_bad = f"{data['first_bad_status']} {data['first_bad_body'][:160]}"
     result = Result(
-        name=scenario.name,
+        name=name or scenario.name,
         rps=data["requests"] / (data["duration_us"] / 1e6) if data["duration_us"] else 0.0,
         p50_ms=data["p50_us"] / 1000,
         p99_ms=data["p99_us"] / 1000,
@@ -623,7 +628,7 @@ def measure(load: Load, server: Server, scenario: Scenario) -> Result:
         cpu_ms=1000 * own / os.sysconf("SC_CLK_TCK") / data["requests"] if data["requests"] else None,
     )
     log(
-        f"{scenario.name}: {result.rps:.1f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms,"
+        f"{result.name}: {result.rps:.1f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms,"
         f" {result.errors} errors, {measured_cells(result)[4]} CPU ms/req;"
         f" core {SERVER_CORE}: {percent(server_cpu)} gunicorn,"
         f" {percent(other_cpu)} other processes"
@@ -720,7 +725,7 @@ def environment_lines(
         *profiled,
         f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M:%S} UTC; code at commit {revision}",
         f"- database: {database.label}; cache: {cache}{extra}",
-        f"- server: gunicorn, 1 sync worker, 1 thread, DEBUG=false; {pin.description}",
+        f"- server: gunicorn with gunicorn.conf.py (gthread), 1 worker, DEBUG=false; {pin.description}",
         f"- load: wrk, {WRK_THREADS} thread, {connections} connections, {WARMUP_SECONDS} s warm-up"
         f" + {seconds} s per scenario; latency includes queueing behind the single worker",
         f"- machine: {cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
@@ -765,6 +770,9 @@ def detail_ids(info: dict) -> tuple[tuple[int, int] | None, int]:
 
 def customer_path(id_range: tuple[int, int] | None, fixed: int) -> str:
     return "/api/v1/customers/{id}/" if id_range else f"/api/v1/customers/{fixed}/"
+
+
+BARE_SCENARIO = Scenario("bare django", "/bench/floor/")
 
 
 def main_scenarios(
@@ -822,6 +830,7 @@ def run_main(args: argparse.Namespace, wrk: str, pin: Pinning) -> int:
     env = service_env(database)
     run_id = f"bench-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
     server = Server(env, RESULTS / "gunicorn.log", pin.server)
+    bare = Server(env, RESULTS / "gunicorn-bare.log", pin.server, app=BARE_DJANGO)
     results: list[Result] = []
     memory: dict[str, int] = {}
     load = Load(wrk, seconds, args.connections, pin.loadgen, profiler(args))
@@ -833,20 +842,23 @@ def run_main(args: argparse.Namespace, wrk: str, pin: Pinning) -> int:
         resource = create_client(env, f"{run_id}-rs", "viewer", resource_server=True)
         info = dataset(env, "info")
         log(f"customers: {info['count']} (ids {info['min_id']}..{info['max_id']})")
-        log("starting gunicorn")
+        log("starting gunicorn: the service, and a bare Django project beside it (idle while not measured)")
         server.start()
+        bare.start()
         tokens = {"admin": obtain_token(server, admin), "sales": obtain_token(server, sales)}
         wanted = set(args.scenarios.split(",")) if args.scenarios else None
         scenarios = main_scenarios(admin, resource, tokens, info)
-        for scenario in scenarios:
-            if wanted is None or scenario.name in wanted or scenario.name == "floor":
+        results.append(measure(load, server, scenarios[0]))
+        results.append(measure(load, bare, BARE_SCENARIO))
+        for scenario in scenarios[1:]:
+            if wanted is None or scenario.name in wanted:
                 results.append(measure(load, server, scenario))
-        # The floor once more at the end: a floor slowed by a busy moment would flatter every ratio.
-        again = measure(load, server, scenarios[0])
-        again.name = "floor (again)"
-        results.append(again)
+        # Both references once more at the end: one slowed by a busy moment would flatter every ratio.
+        results.append(measure(load, server, scenarios[0], name="floor (again)"))
+        results.append(measure(load, bare, BARE_SCENARIO, name=f"{BARE_SCENARIO.name} (again)"))
         memory = server.worker_memory_kib()
     finally:
+        bare.stop()
         server.stop()
         if not database.owned:
             try:
@@ -857,6 +869,7 @@ def run_main(args: argparse.Namespace, wrk: str, pin: Pinning) -> int:
     floors = [r for r in results if r.name.startswith("floor")]
     floor_rps = max(r.rps for r in floors)  # the least disturbed of the two
     floor_cpu = min((r.cpu_ms for r in floors if r.cpu_ms), default=None)
+    bare_rps = max(r.rps for r in results if r.name.startswith(BARE_SCENARIO.name))
     rows, misses = [], []
     for r in results:
         ratio = r.rps / floor_rps if floor_rps else 0.0
@@ -872,11 +885,12 @@ def run_main(args: argparse.Namespace, wrk: str, pin: Pinning) -> int:
                 *measured_cells(r),
                 f"{ratio:.2f}",
                 f"{floor_cpu / r.cpu_ms:.2f}" if floor_cpu and r.cpu_ms else "-",
+                f"{r.rps / bare_rps:.2f}" if bare_rps else "-",
                 f">= {target:.2f}" if target is not None else "-",
                 outcome,
             ]
         )
-    workers = {r.worker_pid for r in results}
+    workers = {r.worker_pid for r in results if not r.name.startswith(BARE_SCENARIO.name)}
     lines = [
         "# Benchmark: every scenario against the floor (a bare Django JsonResponse view)",
         "",
@@ -886,13 +900,15 @@ def run_main(args: argparse.Namespace, wrk: str, pin: Pinning) -> int:
         memory_line(memory),
         "",
         markdown_table(
-            ["scenario", *MEASURED_COLUMNS, "ratio", "CPU ratio", "target", "result"],
+            ["scenario", *MEASURED_COLUMNS, "ratio", "CPU ratio", "÷ bare", "target", "result"],
             rows,
-            right={1, 2, 3, 4, 5, 6, 7, 8, 9},
+            right={1, 2, 3, 4, 5, 6, 7, 8, 9, 10},
         ),
         COLUMN_NOTE,
         "ratio: req/s ÷ the better floor's req/s (the targets apply to it). CPU ratio: the floor's CPU"
         " ms/req ÷ this row's, the same comparison undisturbed by other load on the machine.",
+        f"÷ bare: req/s ÷ the better req/s of {BARE_SCENARIO.name} (bench/bare_django.py: the same view"
+        " in a project of its own, without middleware), under the same gunicorn configuration.",
     ]
     notes = error_notes(results) + noise_notes(results)
     if len(workers) > 1:

@@ -4,6 +4,7 @@ and the middleware that serves people in a browser kept off the machine endpoint
 import logging
 
 from auditlog.middleware import AuditlogMiddleware
+from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as message_middleware
 from django.contrib.sessions import middleware as session_middleware
@@ -39,18 +40,19 @@ class DatabaseUnavailableMiddleware:
         return response
 
 
-# Endpoints called by machines with bearer tokens or client credentials, never by a signed-in
-# person: no session, no officer to name as an audit actor.
-MACHINE_PATHS = ("/oauth/token/", "/oauth/revoke/", "/oauth/introspect/", "/api/v1/")
-
-
 class _PeopleOnly:
     """A middleware that serves people in a browser (sessions, sign-in, messages, the admin's
-    audit actor) steps aside on the machine endpoints: no session, cookie or
-    signed-in person exists there, and every request would pay for it."""
+    audit actor) steps aside on the machine endpoints
+    (settings.MACHINE_PATH_PREFIXES): they are called with bearer tokens or client credentials,
+    never by a signed-in person, so no session, cookie or form exists there, and every request
+    would pay for it."""
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self.machine_paths = tuple(settings.MACHINE_PATH_PREFIXES)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info.startswith(MACHINE_PATHS):
+        if request.path_info.startswith(self.machine_paths):
             return self.get_response(request)
         return super().__call__(request)
 

@@ -64,7 +64,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "tokensvc.middleware.DatabaseUnavailableMiddleware",
     # Sessions, sign-in, messages and the audit actor serve people in a browser; the token
-    # endpoints and the API (tokensvc.middleware.MACHINE_PATHS) skip them.
+    # endpoints and the API (MACHINE_PATH_PREFIXES) skip them.
     "tokensvc.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -76,6 +76,9 @@ MIDDLEWARE = [
     # Answers locked-out logins (admin and the people's sign-in page); keep it last.
     "axes.middleware.AxesMiddleware",
 ]
+# Endpoints called by machines with bearer tokens or client credentials, never by a signed-in
+# person: the people's middleware above steps aside there.
+MACHINE_PATH_PREFIXES = ("/oauth/token/", "/oauth/revoke/", "/oauth/introspect/", "/api/v1/")
 
 ROOT_URLCONF = "tokensvc.urls"
 WSGI_APPLICATION = "tokensvc.wsgi.application"
