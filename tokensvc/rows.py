@@ -136,10 +136,12 @@ def statement_run(statement: Statement) -> None:
 
 
 def statements_run_together(statements: list[Statement]) -> None:
-    """Run writes that return nothing so that all of them happen or none does.
+    """Run independent writes that return nothing so that all of them happen or none does.
 
     On PostgreSQL they are one statement: every write but the last in a WITH clause, which
-    PostgreSQL runs to completion whether or not anything refers to it. A single statement is
+    PostgreSQL runs to completion whether or not anything refers to it. All of them then see
+    the same snapshot, so none may depend on what another writes (two rows of different
+    tables, say, not a row and an update of it). A single statement is
     atomic by itself, so there is no BEGIN and no COMMIT to wait for: one round trip instead
     of one per write plus two. Elsewhere (SQLite, in-process) they share one transaction.
     """
