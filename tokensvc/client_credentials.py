@@ -49,7 +49,6 @@ def issued_token(request: HttpRequest, presented: PresentedCredentials, found: C
 
     lifetime = oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
     scope = " ".join(sorted(grant.scopes))
-    attempt.granted_scope = scope
     raw = access_token_issue(
         request,
         attempt,

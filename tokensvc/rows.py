@@ -95,6 +95,10 @@ class RowReader:
 
     def columns(self) -> str:
         """The model's columns, in the order `from_row` reads them (for SQL written elsewhere)."""
+        return self._columns(connection.vendor)
+
+    @cache  # noqa: B019  (as _sql)
+    def _columns(self, vendor: str) -> str:
         quote = connection.ops.quote_name
         return ", ".join(quote(field.column) for field in self.model._meta.concrete_fields)
 
@@ -141,9 +145,9 @@ def statements_run_together(statements: list[Statement]) -> None:
     On PostgreSQL they are one statement: every write but the last in a WITH clause, which
     PostgreSQL runs to completion whether or not anything refers to it. All of them then see
     the same snapshot, so none may depend on what another writes (two rows of different
-    tables, say, not a row and an update of it). A single statement is
-    atomic by itself, so there is no BEGIN and no COMMIT to wait for: one round trip instead
-    of one per write plus two. Elsewhere (SQLite, in-process) they share one transaction.
+    tables, say, not a row and an update of it). A single statement is atomic by itself, so
+    there is no BEGIN and no COMMIT to wait for: one round trip instead of one per write plus
+    two. Elsewhere (SQLite, in-process) they share one transaction.
     """
     if connection.vendor == "postgresql" and len(statements) > 1:
         *first, last = statements

@@ -116,7 +116,6 @@ def exchanged_token(request: HttpRequest) -> dict:
     # Never outlives the token it was exchanged for.
     expires = min(now + timedelta(seconds=settings.ACCESS_TOKEN_LIFETIME), identity.expires)
     scope = " ".join(sorted(grant.scopes))
-    attempt.granted_scope = scope
     raw = access_token_issue(
         request,
         attempt,

@@ -27,9 +27,9 @@ def access_token_issue(
     scope: str,
     expires: datetime,
 ) -> str:
-    """A new access token, stored with the audit event of `attempt` (which should say what was
-    granted): both are written or neither is. Returns the token's value, which exists only in
-    the caller's hands.
+    """A new access token for `scope`, stored with the audit event of `attempt`, which records
+    that scope as granted: both are written or neither is. Returns the token's value, which
+    exists only in the caller's hands.
 
     DOT's storage rule (RFC 9700: only the checksum is kept, unless plain storage is configured)
     is applied to a bare holder, so the row is one plain INSERT: no signal listens on tokens.
@@ -48,6 +48,7 @@ def access_token_issue(
             "expires": expires,
         },
     )
+    attempt.granted_scope = scope
     statements_run_together([token_row, attempt_statement(attempt, request, action=action)])
     attempt.recorded = True
     return raw
