@@ -1,15 +1,17 @@
 """Limits on failed client authentication, per client_id and per source address.
 
 RFC 6749 §2.3.1 makes brute-force protection a MUST at the token endpoint. Every attempt first
-reserves a slot in both counters with one atomic increment (shared across nodes when the cache
-is Redis); only an attempt that got a slot reaches secret verification, and a successful one
-gives its slot back. So N concurrent wrong attempts against a limit of L verify at most L
-secrets, a success never resets what earlier failures used, and other clients are unaffected.
+reserves a slot in both counters with one atomic increment (shared across nodes when REDIS_URL
+is set, else held by the process); only an attempt that got a slot reaches secret verification,
+and a successful one gives its slot back. So N concurrent wrong attempts against a limit of L
+verify at most L secrets, a success never resets what earlier failures used, and other clients
+are unaffected.
 Windows are fixed (aligned to the clock), so `Retry-After` is exact.
 """
 
 import hashlib
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from functools import cache as once
@@ -28,8 +30,7 @@ class TooManyFailures(Exception):
 
 
 # With Redis, reserving both slots (or refusing and undoing) and giving them back are one round
-# trip each, run atomically by Redis, instead of an add, an existence check and an increment
-# per counter through the cache API.
+# trip each, run atomically by Redis.
 _RESERVE = """
 local counts = {}
 for i, key in ipairs(KEYS) do
@@ -59,85 +60,107 @@ def _redis_scripts(url: str) -> tuple[redis.client.Script, redis.client.Script]:
 
 
 def _scripts() -> tuple[redis.client.Script, redis.client.Script] | None:
-    """The Lua scripts when the cache is Redis (REDIS_URL), else None: the cache API is used."""
+    """The Lua scripts when Redis is configured (REDIS_URL), else None: the process counts."""
     return _redis_scripts(settings.REDIS_URL) if settings.REDIS_URL else None
+
+
+class _ProcessCounters:
+    """The counters of one process, for a service without Redis (one node, as the README says).
+
+    Django's local-memory cache would do the same with six calls, each pickling the number and
+    taking the cache's lock; here reserving both slots is one lock and a few dict operations.
+    Counters of an earlier window are dropped as soon as a new window starts, so memory holds
+    one window's worth of client_ids and addresses, and never more than MAX_KEYS of them (the
+    oldest go first, as the local-memory cache culls).
+    """
+
+    MAX_KEYS = 100_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        self._bucket: int | None = None
+
+    def reserve(self, buckets: list[tuple[str, int]], bucket: int) -> bool:
+        """Take a slot in every counter, or in none when one is at its limit."""
+        with self._lock:
+            # Only forward: an attempt that read the clock just before another thread started
+            # the next window must not wipe that window's counts.
+            if self._bucket is None or bucket > self._bucket:
+                self._counts.clear()
+                self._bucket = bucket
+            counts = self._counts
+            if any(counts.get(key, 0) >= limit for key, limit in buckets):
+                return False
+            for key, _ in buckets:
+                counts[key] = counts.get(key, 0) + 1
+            while len(counts) > self.MAX_KEYS:
+                del counts[next(iter(counts))]
+            return True
+
+    def release(self, keys: list[str], bucket: int) -> None:
+        with self._lock:
+            if bucket != self._bucket:
+                return  # the window ended meanwhile: its counters are gone
+            for key in keys:
+                if self._counts.get(key, 0) > 0:
+                    self._counts[key] -= 1
+
+
+_process_counters = _ProcessCounters()
 
 
 @dataclass
 class Reservation:
     keys: list[str]
-    window: int
+    bucket: int
 
     def release(self) -> None:
         """Give the slots back: the attempt succeeded."""
-        scripts = _scripts()
-        if scripts is not None and self.keys:
-            try:
-                scripts[1](keys=[cache.make_key(key) for key in self.keys])
-            except redis.RedisError:
-                log.warning("rate-limit cache unavailable while releasing a slot")
+        if not self.keys:
             return
-        for key in self.keys:
-            try:
-                cache.decr(key)
-            except ValueError:
-                pass  # the window ended meanwhile
-            except Exception:
-                log.warning("rate-limit cache unavailable while releasing a slot")
+        scripts = _scripts()
+        if scripts is None:
+            _process_counters.release(self.keys, self.bucket)
+            return
+        try:
+            scripts[1](keys=self.keys)
+        except redis.RedisError:
+            log.warning("rate-limit cache unavailable while releasing a slot")
 
 
-def _bucket_keys(client_id: str, source_ip: str | None, window: int, now: float) -> list[tuple[str, int]]:
-    bucket = int(now // window)
+def _bucket_keys(client_id: str, source_ip: str | None, bucket: int) -> list[tuple[str, int]]:
+    """The counters an attempt counts against, under the cache's key prefix (which isolates
+    services, and tests, sharing one Redis), with their limits."""
     digest = hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     keys = [(f"authfail:client:{digest}:{bucket}", settings.AUTH_FAILURE_LIMIT_PER_CLIENT)]
     if source_ip:
         keys.append((f"authfail:ip:{source_ip}:{bucket}", settings.AUTH_FAILURE_LIMIT_PER_ADDRESS))
-    return keys
-
-
-def _increment(key: str, window: int) -> int:
-    cache.add(key, 0, timeout=window + 5)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 0, timeout=window + 5)
-        return cache.incr(key)
+    return [(cache.make_key(key), limit) for key, limit in keys]
 
 
 def authentication_slot(*, client_id: str, source_ip: str | None) -> Reservation:
     """Reserve a verification slot, or TooManyFailures with the seconds until the next window.
 
-    If the cache is down the attempt is let through (logged): the secrets are 256-bit random
+    If Redis is down the attempt is let through (logged): the secrets are 256-bit random
     values, so the limit protects capacity rather than the secrets, and refusing every client
-    while the cache is away would turn a cache outage into a full outage.
+    while Redis is away would turn a cache outage into a full outage.
     """
     window = settings.AUTH_FAILURE_WINDOW
     now = time.time()
-    buckets = _bucket_keys(client_id, source_ip, window, now)
+    bucket = int(now // window)
+    buckets = _bucket_keys(client_id, source_ip, bucket)
     scripts = _scripts()
-    if scripts is not None:
+    if scripts is None:
+        granted = _process_counters.reserve(buckets, bucket)
+    else:
         try:
             granted = scripts[0](
-                keys=[cache.make_key(key) for key, _ in buckets],
-                args=[window + 5, *(limit for _, limit in buckets)],
+                keys=[key for key, _ in buckets], args=[window + 5, *(limit for _, limit in buckets)]
             )
         except redis.RedisError:
             log.warning("rate-limit cache unavailable: client authentication not limited")
-            return Reservation([], window)
-        if not granted:
-            raise TooManyFailures(retry_after=max(1, int(window - now % window)))
-        return Reservation([key for key, _ in buckets], window)
-    reserved: list[str] = []
-    try:
-        for key, limit in buckets:
-            count = _increment(key, window)
-            reserved.append(key)
-            if count > limit:
-                Reservation(reserved, window).release()
-                raise TooManyFailures(retry_after=max(1, int(window - now % window)))
-    except TooManyFailures:
-        raise
-    except Exception:
-        log.warning("rate-limit cache unavailable: client authentication not limited")
-        return Reservation([], window)
-    return Reservation(reserved, window)
+            return Reservation([], bucket)
+    if not granted:
+        raise TooManyFailures(retry_after=max(1, int(window - now % window)))
+    return Reservation([key for key, _ in buckets], bucket)

@@ -130,3 +130,42 @@ def test_concurrent_attempts_get_at_most_the_limit_of_slots():
     for thread in threads:
         thread.join()
     assert len(granted) == 10
+
+
+def test_process_counters_start_afresh_in_each_window_and_never_go_back():
+    from accounts.throttling import _ProcessCounters
+
+    counters = _ProcessCounters()
+    limit = [("k", 2)]
+    assert counters.reserve(limit, bucket=7)
+    assert counters.reserve(limit, bucket=7)
+    assert not counters.reserve(limit, bucket=7)
+    assert counters.reserve(limit, bucket=8)  # a new window
+    # An attempt that read the clock just before the rollover counts, but wipes nothing.
+    assert counters.reserve(limit, bucket=7)
+    assert not counters.reserve(limit, bucket=8)
+    counters.release(["k"], bucket=7)  # its window is over: nothing to give back
+    assert not counters.reserve(limit, bucket=8)
+    counters.release(["k"], bucket=8)
+    assert counters.reserve(limit, bucket=8)
+
+
+def test_process_counters_refuse_all_or_take_none():
+    from accounts.throttling import _ProcessCounters
+
+    counters = _ProcessCounters()
+    assert counters.reserve([("ip", 1)], bucket=1)
+    assert not counters.reserve([("client", 5), ("ip", 1)], bucket=1)
+    # The refused attempt took no slot of the client's.
+    for _ in range(5):
+        assert counters.reserve([("client", 5)], bucket=1)
+
+
+def test_process_counters_hold_a_bounded_number_of_keys(monkeypatch):
+    from accounts.throttling import _ProcessCounters
+
+    monkeypatch.setattr(_ProcessCounters, "MAX_KEYS", 3)
+    counters = _ProcessCounters()
+    for number in range(10):
+        assert counters.reserve([(f"k{number}", 1)], bucket=1)
+    assert list(counters._counts) == ["k7", "k8", "k9"]
