@@ -2,9 +2,11 @@
 
 from functools import cache
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from accounts.audit_batch import AuditBatch
 from accounts.models import AuditEvent, Client, User
 from tokensvc.rows import Statement, statement_run
 
@@ -38,6 +40,20 @@ def audit_record(**event) -> None:
     """Store one event now, before the response (nothing is lost on a crash); the arguments
     are those of `audit_statement`."""
     statement_run(audit_statement(**event))
+
+
+@cache
+def _batch(interval: float) -> AuditBatch:
+    return AuditBatch(interval)
+
+
+def audit_record_later(statement: Statement) -> None:
+    """Store the event of a read (an introspection) within AUDIT_BATCH_SECONDS, together with
+    others (accounts.audit_batch); at once when that setting is 0."""
+    if settings.AUDIT_BATCH_SECONDS:
+        _batch(settings.AUDIT_BATCH_SECONDS).add(statement)
+    else:
+        statement_run(statement)
 
 
 def audit_statement(

@@ -19,6 +19,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import get_access_token_model
 
+from accounts import audit
 from accounts.models import ApiKey, AuditEvent, Client
 from claims.models import Customer, PolicyRevision
 from tests.conftest import FORM, _basic
@@ -145,7 +146,12 @@ def test_token_endpoint_on_postgresql_is_two_round_trips_without_transaction_con
 
 
 @pytest.mark.django_db
-def test_introspection_is_three_statements(client, make_client, issue_token):
+def test_introspection_is_two_statements_and_its_event_joins_the_next_batch(
+    client, make_client, issue_token, settings
+):
+    """Client and token are read; the event of this read is written with the next batch
+    (accounts.audit_batch), not by the request."""
+    settings.AUDIT_BATCH_SECONDS = 3600  # the batch thread stays asleep: only flush() writes
     token = issue_token("admin")
     server = make_client("manager", is_resource_server=True)
 
@@ -163,10 +169,13 @@ def test_introspection_is_three_statements(client, make_client, issue_token):
     assert response.status_code == 200
     assert response.json()["active"] is True
     done = work(statements)
-    assert len(done) == 3, done
+    assert len(done) == 2, done
     assert reads_client_key_and_revision(done[0]), done[0]
     assert is_token_lookup(done[1]), done[1]
-    assert done[2].startswith(f"INSERT INTO {AuditEvent._meta.db_table}")
+    introspected = AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_INTROSPECTED)
+    assert not introspected.exists()
+    assert audit._batch(3600).flush() == 2
+    assert introspected.filter(client=server.client).count() == 2
 
 
 def bearer(token: str) -> dict[str, str]:

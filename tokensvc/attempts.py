@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 
-from accounts.audit import audit_statement
+from accounts.audit import audit_record_later, audit_statement
 from accounts.models import AuditEvent, Client, User
 from tokensvc.rows import Statement, statement_run
 
@@ -63,10 +63,15 @@ def attempt_context() -> Iterator[Attempt]:
 
 
 def attempt_record(
-    attempt: Attempt, request: HttpRequest, *, action: AuditEvent.Action, error: str = ""
+    attempt: Attempt, request: HttpRequest, *, action: AuditEvent.Action, error: str = "", later: bool = False
 ) -> None:
-    """Store the attempt's audit event now."""
-    statement_run(attempt_statement(attempt, request, action=action, error=error))
+    """Store the attempt's audit event now, or, for a request that only read (`later`), with
+    the next batch of such events."""
+    statement = attempt_statement(attempt, request, action=action, error=error)
+    if later:
+        audit_record_later(statement)
+    else:
+        statement_run(statement)
     attempt.recorded = True
 
 

@@ -24,6 +24,18 @@ def _positive_int(name: str, default: int) -> int:
     return value
 
 
+def _seconds_between(name: str, default: float, low: float, high: float) -> float:
+    """Read a number of seconds (fractions allowed) from low to high."""
+    raw = env.str(name, default=str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name} must be from {low} to {high} seconds, got {raw!r}")
+    return value
+
+
 # ---------------------------------------------------------------- core
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -290,8 +302,13 @@ SPECTACULAR_SETTINGS = {
     "SECURITY": [{"bearerAuth": []}],
 }
 
-# ---------------------------------------------------------------- audit trail (django-auditlog)
+# ---------------------------------------------------------------- audit trail
+# django-auditlog records what officers change in the admin.
 AUDITLOG_STORE_JSON_CHANGES = True
+# Events that record a read (introspection) are written in batches, at the latest this many
+# seconds after their request; 0 writes each before its response. Changes and refusals are
+# always written before the response.
+AUDIT_BATCH_SECONDS = _seconds_between("AUDIT_BATCH_SECONDS", 1.0, 0, 60)
 
 # ---------------------------------------------------------------- brute-force limits
 # Failed client authentications allowed per window, per client_id and per source address.

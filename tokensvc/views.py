@@ -209,7 +209,7 @@ class IntrospectView(_FormEndpoint, View):
                 return too_many_failures(limited)
             answer = introspect(token, hint=params.get("token_type_hint"))
             attempt.granted_scope = answer.get("scope", "")
-            attempt_record(attempt, request, action=Action.TOKEN_INTROSPECTED)
+            attempt_record(attempt, request, action=Action.TOKEN_INTROSPECTED, later=True)
             return json_response(answer)
 
     @staticmethod

@@ -1,0 +1,133 @@
+"""Events of reads are written in batches: later, together, never lost while the process lives."""
+
+import time
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts import audit, audit_batch
+from accounts.audit import audit_statement
+from accounts.audit_batch import AuditBatch
+from accounts.models import AuditEvent
+from tests.conftest import FORM, _basic
+
+INTROSPECTED = AuditEvent.Action.TOKEN_INTROSPECTED
+
+
+def event(identifier: str, **fields):
+    return audit_statement(action=INTROSPECTED, client_identifier=identifier, **fields)
+
+
+def identifiers() -> list[str]:
+    return list(AuditEvent.objects.order_by("id").values_list("client_identifier", flat=True))
+
+
+@pytest.fixture
+def batch():
+    """A batch whose thread stays asleep during the test: only flush() writes."""
+    queued = AuditBatch(interval=3600)
+    yield queued
+    queued._rows.clear()  # nothing left for the exit-time flush of this process
+
+
+@pytest.mark.django_db
+def test_queued_events_are_written_together_in_order_by_flush(batch):
+    for number in range(5):
+        batch.add(event(f"rs-{number}"))
+    assert identifiers() == []
+    with CaptureQueriesContext(connection) as captured:
+        assert batch.flush() == 5
+    writes = [q["sql"] for q in captured.captured_queries if AuditEvent._meta.db_table in q["sql"]]
+    assert len(writes) == 1, writes  # one executemany of the five rows
+    assert writes[0].startswith("5 times: INSERT INTO")
+    assert identifiers() == [f"rs-{number}" for number in range(5)]
+    assert batch.flush() == 0
+
+
+@pytest.mark.django_db
+def test_an_event_keeps_the_time_of_its_request_not_of_the_flush(batch):
+    before = timezone.now()
+    batch.add(event("early"))
+    time.sleep(0.05)
+    batch.flush()
+    stored = AuditEvent.objects.get(client_identifier="early").occurred_at
+    assert before <= stored < before + timedelta(seconds=0.05)
+
+
+@pytest.mark.django_db
+def test_a_refused_batch_stays_queued_ahead_of_newer_events(batch, monkeypatch, caplog):
+    batch.add(event("first"))
+
+    class DatabaseAway:
+        @staticmethod
+        def atomic():
+            raise OperationalError("database away")
+
+    monkeypatch.setattr(audit_batch, "transaction", DatabaseAway)
+    assert batch.flush() == 0
+    assert "retried later" in caplog.text
+    monkeypatch.undo()
+    batch.add(event("second"))
+    assert batch.flush() == 2
+    assert identifiers() == ["first", "second"]
+
+
+def test_a_batch_holds_the_rows_of_one_statement_only(batch):
+    batch.add(event("one"))
+    other = audit_statement(action=INTROSPECTED)._replace(sql="INSERT INTO elsewhere VALUES (%s)")
+    with pytest.raises(ValueError, match="one statement"):
+        batch.add(other)
+
+
+def test_beyond_capacity_the_oldest_events_go(monkeypatch):
+    monkeypatch.setattr(AuditBatch, "CAPACITY", 3)
+    monkeypatch.setattr(AuditBatch, "MAX_ROWS", 100)
+    small = AuditBatch(interval=3600)
+    for number in range(5):
+        small.add(event(f"e{number}"))
+    kept = [row[3] for row in small._rows]  # client_identifier is the fourth column
+    small._rows.clear()
+    assert kept == ["e2", "e3", "e4"]
+
+
+def introspect(client, server, token):
+    return client.post(
+        "/oauth/introspect/",
+        urlencode({"token": token}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=_basic(server.client.client_id, server.client_secret),
+        HTTP_X_API_KEY=server.api_key,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_batch_thread_writes_introspection_events_within_the_interval(
+    client, make_client, issue_token, settings
+):
+    settings.AUDIT_BATCH_SECONDS = 0.2
+    token = issue_token("admin")
+    server = make_client("manager", is_resource_server=True)
+    assert introspect(client, server, token).json()["active"] is True
+    written = AuditEvent.objects.filter(action=INTROSPECTED, client=server.client)
+    deadline = time.monotonic() + 10
+    while not written.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stored = written.get()
+    assert "profile:read" in stored.granted_scope.split()
+    assert stored.source_ip == "127.0.0.1"
+    assert token not in repr(vars(stored))
+
+
+@pytest.mark.django_db
+def test_refused_introspections_are_written_before_the_response(client, make_client, issue_token, settings):
+    settings.AUDIT_BATCH_SECONDS = 3600
+    token = issue_token("admin")
+    not_a_resource_server = make_client("manager")
+    assert introspect(client, not_a_resource_server, token).status_code == 401
+    refused = AuditEvent.objects.get(action=AuditEvent.Action.INTROSPECTION_REFUSED)
+    assert refused.reason == "client is not a resource server"
+    assert audit._batch(3600).flush() == 0
