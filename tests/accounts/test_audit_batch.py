@@ -104,7 +104,8 @@ def introspect(client, server, token):
     )
 
 
-@pytest.mark.django_db(transaction=True)
+# Committed rows: the batch thread writes through a connection of its own.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_batch_thread_writes_introspection_events_within_the_interval(
     client, make_client, issue_token, settings
 ):
