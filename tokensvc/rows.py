@@ -27,9 +27,13 @@ class _Columns:
 
 
 @cache
-def _model_columns(model: type[Model], alias: str, vendor: str) -> _Columns:
+def _model_columns(
+    model: type[Model], alias: str, vendor: str, only: tuple[str, ...] | None = None
+) -> _Columns:
     quote = connection.ops.quote_name
     fields = model._meta.concrete_fields
+    if only is not None:
+        fields = [field for field in fields if field.primary_key or field.attname in only]
     converters = []
     for index, field in enumerate(fields):
         column = field.get_col(alias)
@@ -61,11 +65,14 @@ def _instance(model: type[Model], columns: _Columns, values: list) -> Model:
 class RowReader:
     """Reads instances of `model` selected by `where` (SQL with %s placeholders).
 
+    `only` limits the columns read to these fields (attnames) and the primary key, as
+    `QuerySet.only()` does: every value column costs the database driver and the converters
+    on each read, and a field left out is still there, loaded by a query when first used.
     `joins` adds tables: `extra` computed columns from them (name -> SQL expression), `joined`
-    whole rows of other models (name -> (model, alias of its table in `joins`)), each set as an
-    attribute of the instance; a joined row without a primary key (an outer join that found
-    nothing) becomes None. Parameters are given in the order their placeholders appear in the SQL:
-    those of `joins` before those of `where`.
+    rows of other models (name -> (model, alias of its table in `joins`, `only` or None)), each
+    set as an attribute of the instance; a joined row without a primary key (an outer join that
+    found nothing) becomes None. Parameters are given in the order their placeholders appear in
+    the SQL: those of `joins` before those of `where`.
     """
 
     def __init__(
@@ -75,9 +82,11 @@ class RowReader:
         *,
         joins: str = "",
         extra: dict[str, str] | None = None,
-        joined: dict[str, tuple[type[Model], str]] | None = None,
+        joined: dict[str, tuple[type[Model], str, tuple[str, ...] | None]] | None = None,
+        only: tuple[str, ...] | None = None,
     ):
         self.model = model
+        self.only = only
         self.where = where
         self.joins = joins
         self.extra = extra or {}
@@ -87,9 +96,9 @@ class RowReader:
     def _sql(self, vendor: str) -> str:
         quote = connection.ops.quote_name
         table = self.model._meta.db_table
-        selected = list(_model_columns(self.model, table, vendor).selected)
-        for model, alias in self.joined.values():
-            selected += _model_columns(model, alias, vendor).selected
+        selected = list(_model_columns(self.model, table, vendor, self.only).selected)
+        for model, alias, only in self.joined.values():
+            selected += _model_columns(model, alias, vendor, only).selected
         selected += [f"{expression} AS {quote(name)}" for name, expression in self.extra.items()]
         return f"SELECT {', '.join(selected)} FROM {quote(table)} {self.joins} WHERE {self.where}"  # noqa: S608
 
@@ -100,17 +109,18 @@ class RowReader:
     @cache  # noqa: B019  (as _sql)
     def _columns(self, vendor: str) -> str:
         quote = connection.ops.quote_name
-        return ", ".join(quote(field.column) for field in self.model._meta.concrete_fields)
+        fields = _model_columns(self.model, self.model._meta.db_table, vendor, self.only).attnames
+        return ", ".join(quote(self.model._meta.get_field(name).column) for name in fields)
 
     def from_row(self, row: tuple | list) -> Model:
         """An instance from a row of `columns()` (then any joined rows and `extra` values),
         converted as the ORM does."""
         vendor = connection.vendor
-        main = _model_columns(self.model, self.model._meta.db_table, vendor)
+        main = _model_columns(self.model, self.model._meta.db_table, vendor, self.only)
         start = len(main.attnames)
         instance = _instance(self.model, main, list(row[:start]))
-        for name, (model, alias) in self.joined.items():
-            columns = _model_columns(model, alias, vendor)
+        for name, (model, alias, only) in self.joined.items():
+            columns = _model_columns(model, alias, vendor, only)
             values = list(row[start : start + len(columns.attnames)])
             start += len(columns.attnames)
             found = values[columns.pk_index] is not None
