@@ -84,8 +84,9 @@ class AuditBatch:
             self._due.clear()
             try:
                 if self.flush():
-                    # This thread's connection is kept or closed as a request's would be
-                    # (CONN_MAX_AGE, health checks).
+                    # Kept or closed as a request's would be (CONN_MAX_AGE, health checks).
                     close_old_connections()
+                else:
+                    connection.close()  # idle: no database connection held for nothing
             except Exception:
                 log.exception("audit batch: unexpected error; the thread goes on")
