@@ -1,4 +1,5 @@
-"""Model rows read and written by hand-written SQL, without the ORM's per-query compilation.
+"""Model rows read by hand-written SQL, without the ORM's per-query compilation, and writes run
+together.
 
 On the token endpoint and the API, reading a client, an API key or a customer is a single
 indexed row; `raw()` spent three times the query's own cost resolving columns and looking up
@@ -13,7 +14,6 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.db.models import Model
 from django.db.models.base import ModelState
-from django.utils import timezone
 
 
 @dataclass(frozen=True)
@@ -168,35 +168,3 @@ def statements_run_together(statements: list[Statement]) -> None:
     with transaction.atomic():
         for statement in statements:
             statement_run(statement)
-
-
-@cache
-def _insert_plan(model: type[Model], vendor: str) -> tuple[str, tuple]:
-    fields = tuple(field for field in model._meta.concrete_fields if not field.primary_key)
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})", fields  # noqa: S608
-
-
-def row_insert(model: type[Model], values: dict[str, object]) -> Statement:
-    """The INSERT of one row of `model` from `values` by attname (`application_id`, not
-    `application`), to be run by `statement_run` or `statements_run_together`.
-
-    Fields not given take their default, and `auto_now`/`auto_now_add` fields the current
-    time, as save() would give them; each value is prepared for the database as save() prepares
-    it. No model instance, no signals, no compiled query, no transaction of its own: for rows
-    on the hot path that nobody listens to. The primary key is not read back.
-    """
-    sql, fields = _insert_plan(model, connection.vendor)
-    now = timezone.now()
-    row = []
-    for field in fields:
-        if field.attname in values:
-            value = values[field.attname]
-        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            value = now
-        else:
-            value = field.get_default()
-        row.append(field.get_db_prep_save(value, connection))
-    return Statement(sql, row)

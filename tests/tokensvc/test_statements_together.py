@@ -16,8 +16,9 @@ from oauth2_provider.models import get_access_token_model
 
 from accounts.audit import audit_statement
 from accounts.models import AuditEvent
-from tokensvc.rows import Statement, row_insert, statements_run_together
+from tokensvc.rows import Statement, statements_run_together
 from tokensvc.selectors import token_checksum
+from tokensvc.token_store import access_token_statement
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -38,16 +39,13 @@ def failing(identifier: str) -> Statement:
 
 
 def token_row(application_id: int, raw: str) -> Statement:
-    return row_insert(
-        AccessToken,
-        {
-            "token": "",
-            "token_checksum": token_checksum(raw),
-            "application_id": application_id,
-            "user_id": None,
-            "scope": "profile:read",
-            "expires": timezone.now() + timedelta(hours=1),
-        },
+    return access_token_statement(
+        stored_token="",
+        checksum=token_checksum(raw),
+        application_id=application_id,
+        user_id=None,
+        scope="profile:read",
+        expires=timezone.now() + timedelta(hours=1),
     )
 
 
@@ -84,3 +82,30 @@ def test_valid_writes_all_land(make_client):
     stored = AccessToken.objects.get(token_checksum=token_checksum("issued"))
     assert (stored.application_id, stored.scope) == (application.pk, "profile:read")
     assert sorted(AuditEvent.objects.values_list("client_identifier", flat=True)) == ["crm", "crm again"]
+
+
+def test_the_token_insert_names_every_column_of_dots_table():
+    """An upgrade of django-oauth-toolkit that adds a column must not go unnoticed here."""
+    from tokensvc.token_store import COLUMNS
+
+    table = {field.column for field in AccessToken._meta.concrete_fields if not field.primary_key}
+    assert set(COLUMNS) == table
+    assert len(COLUMNS) == len(table)
+
+
+def test_a_token_written_by_hand_reads_back_as_dot_writes_one(make_client):
+    application = make_client("admin").client
+    expires = timezone.now() + timedelta(hours=1)
+    statements_run_together([token_row(application.pk, "by-hand"), event("crm")])
+    by_hand = AccessToken.objects.get(token_checksum=token_checksum("by-hand"))
+    by_dot = AccessToken.objects.create(
+        application=application, token="x", scope="profile:read", expires=expires, user=None
+    )
+    for field in AccessToken._meta.concrete_fields:
+        if field.name in ("id", "token", "token_checksum", "expires", "created", "updated"):
+            continue
+        assert getattr(by_hand, field.attname) == getattr(by_dot, field.attname), field.name
+    assert by_hand.resource == []
+    assert by_hand.created == by_hand.updated
+    assert abs(by_hand.created - timezone.now()) < timedelta(seconds=30)
+    assert by_hand.is_valid()
