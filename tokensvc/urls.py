@@ -24,11 +24,13 @@ oauth_patterns = [
     ),
 ]
 
+# The busiest routes first: the resolver tries patterns in order, and the OAuth routes sit
+# under an empty prefix that every path would otherwise descend into.
 urlpatterns = [
+    path("api/v1/", include("claims.urls")),
     path("", include((oauth_patterns, "oauth2_provider"))),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("api/v1/", include("claims.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/policy-matrix/", admin.site.admin_view(policy_matrix_view), name="policy-matrix"),
