@@ -3,12 +3,11 @@
 from functools import cache
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from accounts.audit_batch import AuditBatch
 from accounts.models import AuditEvent, Client, User
-from tokensvc.rows import Statement, statement_run
+from tokensvc.rows import Statement, database, statement_run
 
 _COLUMNS = (
     "occurred_at",
@@ -72,8 +71,9 @@ def audit_statement(
     """The INSERT of one event, to run alone or with the write it records. Caller-controlled
     text is cut short. A plain INSERT: this runs on every token, revocation and introspection
     request, where the ORM's model save cost more than the write itself."""
+    ops = database().ops
     values = (
-        connection.ops.adapt_datetimefield_value(timezone.now()),
+        ops.adapt_datetimefield_value(timezone.now()),
         str(action),
         client.pk if client else None,
         _text(client.client_id if client else client_identifier, 100),
@@ -82,7 +82,7 @@ def audit_statement(
         _text(granted_scope, 500),
         _text(error, 40),
         _text(reason, 200),
-        connection.ops.adapt_ipaddressfield_value(source_ip),
+        ops.adapt_ipaddressfield_value(source_ip),
         provider_id,
     )
     return Statement(_insert_sql(), list(values))

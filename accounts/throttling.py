@@ -18,7 +18,6 @@ from functools import cache as once
 
 import redis
 from django.conf import settings
-from django.core.cache import cache
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +131,12 @@ class Reservation:
 def _bucket_keys(client_id: str, source_ip: str | None, bucket: int) -> list[tuple[str, int]]:
     """The counters an attempt counts against, under the cache's key prefix (which isolates
     services, and tests, sharing one Redis), with their limits."""
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
     digest = hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    keys = [(f"authfail:client:{digest}:{bucket}", settings.AUTH_FAILURE_LIMIT_PER_CLIENT)]
+    keys = [(f"{prefix}:authfail:client:{digest}:{bucket}", settings.AUTH_FAILURE_LIMIT_PER_CLIENT)]
     if source_ip:
-        keys.append((f"authfail:ip:{source_ip}:{bucket}", settings.AUTH_FAILURE_LIMIT_PER_ADDRESS))
-    return [(cache.make_key(key), limit) for key, limit in keys]
+        keys.append((f"{prefix}:authfail:ip:{source_ip}:{bucket}", settings.AUTH_FAILURE_LIMIT_PER_ADDRESS))
+    return keys
 
 
 def authentication_slot(*, client_id: str, source_ip: str | None) -> Reservation:

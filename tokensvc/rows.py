@@ -11,9 +11,17 @@ from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 from django.db.models.base import ModelState
+
+
+def database() -> BaseDatabaseWrapper:
+    """This thread's connection to the database: what `django.db.connection` stands for, looked
+    up once by the caller instead of on every attribute access through that proxy (each one a
+    context-local lookup)."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 @dataclass(frozen=True)
@@ -48,17 +56,17 @@ def _model_columns(
     )
 
 
-def _instance(model: type[Model], columns: _Columns, values: list) -> Model:
+def _instance(model: type[Model], columns: _Columns, values: list, db: BaseDatabaseWrapper) -> Model:
     # What Model.from_db() builds, without running __init__ over every field (and its
     # pre_init/post_init signals): on the token endpoint that was a tenth of the request.
     for index, column, functions in columns.converters:
         for convert in functions:
-            values[index] = convert(values[index], column, connection)
+            values[index] = convert(values[index], column, db)
     instance = model.__new__(model)
     instance.__dict__.update(zip(columns.attnames, values, strict=True))
     instance._state = ModelState()
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = db.alias
     return instance
 
 
@@ -112,29 +120,31 @@ class RowReader:
         fields = _model_columns(self.model, self.model._meta.db_table, vendor, self.only).attnames
         return ", ".join(quote(self.model._meta.get_field(name).column) for name in fields)
 
-    def from_row(self, row: tuple | list) -> Model:
+    def from_row(self, row: tuple | list, db: BaseDatabaseWrapper | None = None) -> Model:
         """An instance from a row of `columns()` (then any joined rows and `extra` values),
         converted as the ORM does."""
-        vendor = connection.vendor
+        db = db or database()
+        vendor = db.vendor
         main = _model_columns(self.model, self.model._meta.db_table, vendor, self.only)
         start = len(main.attnames)
-        instance = _instance(self.model, main, list(row[:start]))
+        instance = _instance(self.model, main, list(row[:start]), db)
         for name, (model, alias, only) in self.joined.items():
             columns = _model_columns(model, alias, vendor, only)
             values = list(row[start : start + len(columns.attnames)])
             start += len(columns.attnames)
             found = values[columns.pk_index] is not None
-            setattr(instance, name, _instance(model, columns, values) if found else None)
+            setattr(instance, name, _instance(model, columns, values, db) if found else None)
         for name, value in zip(self.extra, row[start:], strict=True):
             setattr(instance, name, value)
         return instance
 
     def one(self, params: list) -> Model | None:
         """The first row matching `where`, or None."""
-        with connection.cursor() as cursor:
-            cursor.execute(self._sql(connection.vendor), params)
+        db = database()
+        with db.cursor() as cursor:
+            cursor.execute(self._sql(db.vendor), params)
             row = cursor.fetchone()
-        return None if row is None else self.from_row(row)
+        return None if row is None else self.from_row(row, db)
 
 
 class Statement(NamedTuple):
@@ -145,7 +155,7 @@ class Statement(NamedTuple):
 
 
 def statement_run(statement: Statement) -> None:
-    with connection.cursor() as cursor:
+    with database().cursor() as cursor:
         cursor.execute(statement.sql, statement.params)
 
 
@@ -159,7 +169,7 @@ def statements_run_together(statements: list[Statement]) -> None:
     there is no BEGIN and no COMMIT to wait for: one round trip instead of one per write plus
     two. Elsewhere (SQLite, in-process) they share one transaction.
     """
-    if connection.vendor == "postgresql" and len(statements) > 1:
+    if database().vendor == "postgresql" and len(statements) > 1:
         *first, last = statements
         ctes = ", ".join(f"w{index} AS ({statement.sql})" for index, statement in enumerate(first))
         params = [param for statement in statements for param in statement.params]

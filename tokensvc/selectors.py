@@ -5,13 +5,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
-from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from claims.policy import Grant, Policy, token_grant
 from claims.selectors import policy_get
+from tokensvc.rows import database
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -93,7 +93,7 @@ def bearer_token_find(raw: str) -> BearerToken | None:
     policy revision comes along (`policy_revision`), so finding what the token grants needs
     no second round trip.
     """
-    with connection.cursor() as cursor:
+    with database().cursor() as cursor:
         cursor.execute(_bearer_token_sql(), [token_checksum(raw)])
         row = cursor.fetchone()
     if row is None:

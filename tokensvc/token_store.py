@@ -14,7 +14,7 @@ from oauth2_provider.models import get_access_token_model, set_token_value
 from accounts.models import AuditEvent
 from tokensvc.attempts import Attempt, attempt_statement
 from tokensvc.oauth import new_token
-from tokensvc.rows import Statement, statements_run_together
+from tokensvc.rows import Statement, database, statements_run_together
 from tokensvc.selectors import token_checksum
 
 AccessToken = get_access_token_model()
@@ -59,8 +59,9 @@ def access_token_statement(
     """The INSERT of one access-token row as DOT's save() would write it (no refresh or ID
     token, no resource restriction), to run with the write it belongs to. By hand: the
     generic field-by-field preparation cost more than the rest of issuing a token."""
-    sql, unrestricted = _insert(connection.vendor)
-    adapt = connection.ops.adapt_datetimefield_value
+    db = database()
+    sql, unrestricted = _insert(db.vendor)
+    adapt = db.ops.adapt_datetimefield_value
     now = adapt(timezone.now())
     values = [stored_token, checksum, application_id, user_id, scope, adapt(expires), now, now, None, None]
     return Statement(sql, [*values, unrestricted])
