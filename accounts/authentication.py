@@ -24,8 +24,9 @@ from tokensvc.rows import RowReader
 _NO_CLIENT_SECRET = "keyed_sha256$none$" + "0" * 64
 
 
-# The header every client sends its API key in (as `request.headers` spells it).
-API_KEY_HEADER = "X-Api-Key"
+# The X-API-Key header every client sends its API key in, as the WSGI environ (request.META)
+# names it. Read there directly: `request.headers` builds a dict of every header on first use.
+API_KEY_META = "HTTP_X_API_KEY"
 
 
 class ClientRefused(Exception):

@@ -4,7 +4,7 @@ client_credentials path and token exchange): the validator's rules, answered as 
 from django.http import HttpRequest
 
 from accounts.authentication import (
-    API_KEY_HEADER,
+    API_KEY_META,
     ClientRefused,
     PresentedCredentials,
     client_verify,
@@ -19,7 +19,7 @@ from tokensvc.errors import INVALID_CLIENT_DESCRIPTION, OAuthError, OAuthErrorCo
 def request_credentials(request: HttpRequest) -> PresentedCredentials:
     """The one client authentication method a token request used; ClientRefused if malformed."""
     return credentials_presented(
-        authorization=request.headers.get("Authorization"),
+        authorization=request.META.get("HTTP_AUTHORIZATION"),
         body_client_id=request.POST.get("client_id"),
         body_secret=request.POST.get("client_secret"),
     )
@@ -37,7 +37,7 @@ def confidential_client(
         if presented.method == "none":
             raise ClientRefused("no client secret", found)
         slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
-        client = client_verify(presented, api_key=request.headers.get(API_KEY_HEADER), found=found)
+        client = client_verify(presented, api_key=request.META.get(API_KEY_META), found=found)
     except ClientRefused as refused:
         attempt.client = refused.client
         raise OAuthError(

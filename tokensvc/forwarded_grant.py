@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.authentication import (
-    API_KEY_HEADER,
+    API_KEY_META,
     ClientRefused,
     PresentedCredentials,
     api_key_check,
@@ -62,7 +62,7 @@ def forwarded_token(request: HttpRequest, presented: PresentedCredentials, clien
     if provider is None or not provider.is_active:
         raise _refused("the client's provider is disabled")
     try:
-        key = api_key_check(client, request.headers.get(API_KEY_HEADER))
+        key = api_key_check(client, request.META.get(API_KEY_META))
     except ClientRefused as refused:
         raise _refused(refused.reason) from None
 

@@ -17,6 +17,7 @@ from oauth2_provider.scopes import BaseScopes
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.authentication import (
+    API_KEY_META,
     ClientRefused,
     api_key_check,
     client_find,
@@ -29,8 +30,6 @@ from claims.policy import granted_claims, refused_scopes, token_grant
 from claims.selectors import policy_get
 from tokensvc.attempts import current_attempt
 from tokensvc.selectors import holder_role
-
-API_KEY_HEADER = "HTTP_X_API_KEY"  # oauthlib sees DOT's copy of request.META
 
 
 def new_token(request=None) -> str:
@@ -71,6 +70,7 @@ class Validator(OAuth2Validator):
         return request.client
 
     def authenticate_client(self, request, *args, **kwargs) -> bool:
+        # oauthlib's `request.headers` is DOT's copy of request.META, plus "Authorization".
         attempt = current_attempt()
         try:
             presented = credentials_presented(
@@ -86,7 +86,7 @@ class Validator(OAuth2Validator):
                 client_id=presented.client_id, source_ip=request.headers.get("REMOTE_ADDR")
             )
             client = client_verify(
-                presented, api_key=request.headers.get(API_KEY_HEADER), found=attempt.found_client
+                presented, api_key=request.headers.get(API_KEY_META), found=attempt.found_client
             )
         except ClientRefused as refused:
             attempt.refuse(refused.reason, refused.client)
@@ -106,7 +106,7 @@ class Validator(OAuth2Validator):
                 raise ClientRefused("unknown or disabled client_id")
             if client.client_type == client.CLIENT_CONFIDENTIAL:
                 raise ClientRefused("confidential client sent no secret", client)
-            api_key_check(client, request.headers.get(API_KEY_HEADER))
+            api_key_check(client, request.headers.get(API_KEY_META))
         except ClientRefused as refused:
             attempt.refuse(refused.reason, refused.client)
             return False

@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot_views
 
 from accounts.authentication import (
-    API_KEY_HEADER,
+    API_KEY_META,
     ClientRefused,
     PresentedCredentials,
     client_find,
@@ -161,7 +161,7 @@ class TokenView(_OAuthlibEndpoint, dot_views.TokenView):
         if grant_type == "client_credentials":
             presented = _presented(request)
             if presented is not None:
-                client = client_find(presented.client_id, api_key=request.headers.get(API_KEY_HEADER))
+                client = client_find(presented.client_id, api_key=request.META.get(API_KEY_META))
                 if client is not None and is_external(client):
                     return _as_oauthlib_answer(forwarded_token(request, presented, client))
                 if client_credentials.handles(request):
@@ -216,13 +216,13 @@ class IntrospectView(_FormEndpoint, View):
     def _authenticate_resource_server(request: HttpRequest, params: dict, attempt: Attempt) -> None:
         try:
             presented = credentials_presented(
-                authorization=request.headers.get("Authorization"),
+                authorization=request.META.get("HTTP_AUTHORIZATION"),
                 body_client_id=params.get("client_id"),
                 body_secret=params.get("client_secret"),
             )
             attempt.client_identifier = presented.client_id
             slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
-            client = client_verify(presented, api_key=request.headers.get(API_KEY_HEADER))
+            client = client_verify(presented, api_key=request.META.get(API_KEY_META))
             slot.release()
         except ClientRefused as refused:
             attempt.client = refused.client
