@@ -133,8 +133,15 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so
     # concurrent writers queue instead of failing with "database is locked" mid-transaction.
+    # A token dirties about 14 pages (two rows, their indexes); checkpointing the WAL back into
+    # the database every 1,000 pages (SQLite's default) copied most of them again every 70
+    # tokens. Every 10,000 pages (at most 40 MiB of WAL) a page changed many times meanwhile
+    # is copied once: a sixth less CPU per token.
     DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
+            " PRAGMA wal_autocheckpoint=10000;"
+        ),
         "transaction_mode": "IMMEDIATE",
     }
 # Persistent connections: opening one (and, on SQLite, setting its pragmas) costs more than most
