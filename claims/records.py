@@ -10,29 +10,41 @@ from decimal import Decimal
 
 from claims.policy import Policy, Record
 
-Layout = tuple[tuple[str, str, str], ...]  # (category, claim, attribute), in output order
+# Where each laid-out claim comes from, by category, in output order:
+# ((category, ((claim, attribute), ...)), ...)
+Layout = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
 
 
 def record_layout(claims: Iterable[str], policy: Policy) -> Layout:
     """Where each of `claims` comes from; worked out once per request, used for every row."""
-    layout = []
+    grouped: dict[str, list[tuple[str, str]]] = {}
     for claim in sorted(claims):
         attribute = policy.attributes.get(claim)
         if attribute is not None:
             category, _, name = claim.partition(".")
-            layout.append((category, name, attribute))
-    return tuple(layout)
+            grouped.setdefault(category, []).append((name, attribute))
+    return tuple((category, tuple(fields)) for category, fields in grouped.items())
+
+
+def layout_attributes(layout: Layout) -> list[str]:
+    """The row attributes a layout reads."""
+    return [attribute for _, fields in layout for _, attribute in fields]
 
 
 def record_of(row: Mapping[str, object], layout: Layout) -> dict[str, dict[str, object]]:
-    """The nested record holding the laid-out claims of a row ({attribute: stored value})."""
-    record: dict[str, dict[str, object]] = {}
-    for category, name, attribute in layout:
-        value = row[attribute]
-        # Money travels as a string: a JSON number would round it in most clients. (Inline and
-        # an exact class test: this runs for every value of every row of a list page.)
-        record.setdefault(category, {})[name] = str(value) if value.__class__ is Decimal else value
-    return record
+    """The nested record holding the laid-out claims of a row ({attribute: stored value}).
+
+    Money travels as a string: a JSON number would round it in most clients. (An exact class
+    test inside one comprehension per category: this runs for every value of every row of a
+    list page.)
+    """
+    return {
+        category: {
+            name: str(value) if (value := row[attribute]).__class__ is Decimal else value
+            for name, attribute in fields
+        }
+        for category, fields in layout
+    }
 
 
 def stored_values(customer: object) -> Mapping[str, object]:

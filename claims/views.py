@@ -27,6 +27,7 @@ from claims.records import (
     Layout,
     attributes_of,
     claim_of_attribute,
+    layout_attributes,
     payload_problems,
     record_layout,
     record_of,
@@ -228,7 +229,7 @@ class CustomerListView(APIView):
         keys = sort_keys(request, caller)
         searched = {"search": search, "search_attributes": searchable_attributes(caller)}
         layout = record_layout(caller.grant.readable, caller.policy)
-        columns = [attribute for _, _, attribute in layout]
+        columns = layout_attributes(layout)
         after = before = None
         if cursor is not None:
             direction, anchor_id = cursor_decode(cursor)
