@@ -67,10 +67,14 @@ clean:
 
 # Benchmarks (bench/run.py): every scenario as a ratio to a bare Django view, on one gunicorn
 # worker; SQLite under bench/results/ unless DATABASE_URL is set. Needs wrk (installed when root).
-.PHONY: bench bench-growth
+# bench-instructions: instructions per request under valgrind, the same from run to run.
+.PHONY: bench bench-growth bench-instructions
 
 bench: install-dev
 	$(BIN)/python bench/run.py
 
 bench-growth: install-dev
 	$(BIN)/python bench/run.py --growth
+
+bench-instructions: install-dev
+	$(BIN)/python bench/instructions.py
