@@ -23,6 +23,7 @@ from accounts import audit
 from accounts.models import ApiKey, AuditEvent, Client
 from claims.models import Customer, PolicyRevision
 from tests.conftest import FORM, _basic
+from tests.tokensvc.oauth_helpers import introspection
 
 API = "/api/v1/customers/"
 CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT")
@@ -156,13 +157,7 @@ def test_introspection_is_two_statements_and_its_event_joins_the_next_batch(
     server = make_client("manager", is_resource_server=True)
 
     def introspect():
-        return client.post(
-            "/oauth/introspect/",
-            urlencode({"token": token}),
-            content_type=FORM,
-            HTTP_AUTHORIZATION=_basic(server.client.client_id, server.client_secret),
-            HTTP_X_API_KEY=server.api_key,
-        )
+        return introspection(client, server, token)
 
     assert introspect().json()["active"] is True
     response, statements = sent(introspect)

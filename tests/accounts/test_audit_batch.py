@@ -2,7 +2,6 @@
 
 import time
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
 from django.db import OperationalError, connection
@@ -13,7 +12,7 @@ from accounts import audit, audit_batch
 from accounts.audit import audit_statement
 from accounts.audit_batch import AuditBatch
 from accounts.models import AuditEvent
-from tests.conftest import FORM, _basic
+from tests.tokensvc.oauth_helpers import introspection
 
 INTROSPECTED = AuditEvent.Action.TOKEN_INTROSPECTED
 
@@ -94,16 +93,6 @@ def test_beyond_capacity_the_oldest_events_go(monkeypatch):
     assert kept == ["e2", "e3", "e4"]
 
 
-def introspect(client, server, token):
-    return client.post(
-        "/oauth/introspect/",
-        urlencode({"token": token}),
-        content_type=FORM,
-        HTTP_AUTHORIZATION=_basic(server.client.client_id, server.client_secret),
-        HTTP_X_API_KEY=server.api_key,
-    )
-
-
 # Committed rows: the batch thread writes through a connection of its own.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_batch_thread_writes_introspection_events_within_the_interval(
@@ -112,7 +101,7 @@ def test_the_batch_thread_writes_introspection_events_within_the_interval(
     settings.AUDIT_BATCH_SECONDS = 0.2
     token = issue_token("admin")
     server = make_client("manager", is_resource_server=True)
-    assert introspect(client, server, token).json()["active"] is True
+    assert introspection(client, server, token).json()["active"] is True
     written = AuditEvent.objects.filter(action=INTROSPECTED, client=server.client)
     deadline = time.monotonic() + 10
     while not written.exists() and time.monotonic() < deadline:
@@ -128,7 +117,7 @@ def test_refused_introspections_are_written_before_the_response(client, make_cli
     settings.AUDIT_BATCH_SECONDS = 3600
     token = issue_token("admin")
     not_a_resource_server = make_client("manager")
-    assert introspect(client, not_a_resource_server, token).status_code == 401
+    assert introspection(client, not_a_resource_server, token).status_code == 401
     refused = AuditEvent.objects.get(action=AuditEvent.Action.INTROSPECTION_REFUSED)
     assert refused.reason == "client is not a resource server"
     assert audit._batch(3600).flush() == 0

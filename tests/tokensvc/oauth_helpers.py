@@ -157,14 +157,19 @@ def people_tokens(client, app, user, scope: str = "profile:read address:read") -
     return response.json()
 
 
-def introspected(http, resource_server, token: str) -> dict:
-    """The introspection answer for `token`, asked by `resource_server` (an IssuedClient)."""
-    response = post_form(
+def introspection(http, resource_server, token: str):
+    """The response to introspecting `token`, asked by `resource_server` (an IssuedClient)."""
+    return post_form(
         http,
         INTROSPECT_URL,
         {"token": token},
         HTTP_AUTHORIZATION=basic(resource_server.client.client_id, resource_server.client_secret),
         HTTP_X_API_KEY=resource_server.api_key,
     )
+
+
+def introspected(http, resource_server, token: str) -> dict:
+    """The introspection answer for `token`, asked by `resource_server` (an IssuedClient)."""
+    response = introspection(http, resource_server, token)
     assert response.status_code == 200, response.content
     return response.json()
