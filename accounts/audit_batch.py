@@ -1,7 +1,7 @@
 """Audit events written in batches, for events that record a read rather than a change.
 
 A resource server may introspect on every call it serves; an INSERT (and, outside a
-transaction, a commit) per introspection would cost the endpoint a sixth of its time and, on
+transaction, a commit) per introspection would cost the endpoint an eighth of its time and, on
 PostgreSQL, a round trip. Such events are queued in the process instead and written together,
 every AUDIT_BATCH_SECONDS or sooner once MAX_ROWS wait, by a background thread, in one
 transaction; also when the process exits normally (gunicorn's workers included). Each event
