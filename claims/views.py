@@ -82,6 +82,12 @@ def present(row: Mapping[str, object], caller: Caller, layout: Layout | None = N
     return {"id": row["id"], **visible(record_of(row, layout), caller.grant)}
 
 
+def ascii_digits(value: str) -> bool:
+    """Whether `value` is a whole number written in 0-9 (str.isdigit() also takes '³', which int()
+    refuses, and int() takes other scripts' digits)."""
+    return value.isascii() and value.isdigit()
+
+
 def etag(customer: Customer) -> str:
     return f'"{customer.version}"'
 
@@ -92,7 +98,7 @@ def expected_version(request: Request) -> int | None:
     if not header or header == "*":
         return None
     value = header.removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 18:
+    if not ascii_digits(value) or len(value) > 18:
         raise PreconditionFailed("If-Match does not name a version of this record.")
     return int(value)
 
@@ -157,7 +163,7 @@ def sort_keys(request: Request, caller: Caller) -> list[SortKey]:
 
 def whole_number(request: Request, name: str, default: int, maximum: int) -> int:
     raw = request.query_params.get(name, str(default))
-    if not raw.isdigit() or len(raw) > 12 or not 1 <= int(raw) <= maximum:
+    if not ascii_digits(raw) or len(raw) > 12 or not 1 <= int(raw) <= maximum:
         raise InvalidParameter(f"'{name}' must be a whole number from 1 to {maximum}.")
     return int(raw)
 

@@ -499,6 +499,10 @@ def reader(issue_token, seeded):
         "page_size=%00",
         "page_size=1e3",
         "page_size=" + "9" * 5000,
+        # Digits to str.isdigit(), not to int(): superscript three, then Arabic-Indic three.
+        "page_size=%C2%B3",
+        "page_size=%D9%A3",
+        "page=%C2%B2",
         "page=0",
         "page=%ff",
         "page=" + "9" * 5000,
@@ -683,7 +687,9 @@ def test_json_body_shorter_than_its_content_length_writes_nothing(write, method)
     write.assert_nothing_changed()
 
 
-@pytest.mark.parametrize("if_match", ['"1\x00"', "\x00", '"' + "9" * 5000 + '"', 'W/"-1"', '"1", "2"'])
+@pytest.mark.parametrize(
+    "if_match", ['"1\x00"', "\x00", '"' + "9" * 5000 + '"', 'W/"-1"', '"1", "2"', '"\u00b3"', '"\u0663"']
+)
 def test_broken_if_match_is_a_4xx_and_writes_nothing(write, if_match):
     assert_api_error(write("PATCH", _json(VALID), HTTP_IF_MATCH=if_match))
     write.assert_nothing_changed()
