@@ -59,6 +59,7 @@ TEXT_FIELDS = ("CharField", "EmailField")
 ERRORS = {
     401: OpenApiResponse(ErrorSchema, description="No token, or an invalid, expired or revoked one."),
     403: OpenApiResponse(ForbiddenClaimsSchema, description="The token's scopes do not allow this."),
+    406: OpenApiResponse(ErrorSchema, description="The Accept header admits no JSON."),
 }
 WRITE_ERRORS = {
     **ERRORS,

@@ -87,6 +87,15 @@ def test_html_only_is_406_json(client, issue_token, customer):
     assert response.json()["error"]
 
 
+def test_every_operation_documents_its_406(client):
+    """Any operation answers 406 to an Accept header that admits no JSON: the schema says so."""
+    paths = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    operations = [(path, method, op) for path, item in paths.items() for method, op in item.items()]
+    assert len(operations) == 5
+    for path, method, operation in operations:
+        assert "406" in operation["responses"], (method, path)
+
+
 ACCEPTS = [None, "*/*", "application/json"]
 FORMATS = ["?format=xml", "?format=api", "?format=json", "?format="]
 
