@@ -28,68 +28,39 @@ class TooManyFailures(Exception):
         self.retry_after = retry_after
 
 
-# With Redis, reserving the slots of an attempt (or refusing it and undoing) is one round trip,
-# run atomically by Redis. Slots that succeeded attempts give back ride along with the next
-# reservation of the process, applied before it: a success costs no round trip of its own, and
-# until then its slot only makes the limit stricter, never looser.
-# KEYS: the counters to reserve a slot in, then the counters to give a slot back to.
-# ARGV: the counters' lifetime, how many KEYS to reserve in, then the limit of each.
+# With Redis, reserving both slots (or refusing and undoing) and giving them back are one round
+# trip each, run atomically by Redis.
 _RESERVE = """
-local reserving = tonumber(ARGV[2])
-for i = reserving + 1, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECR', KEYS[i]) end
-end
 local counts = {}
-for i = 1, reserving do
-  redis.call('SET', KEYS[i], 0, 'NX', 'EX', ARGV[1])
-  counts[i] = redis.call('INCR', KEYS[i])
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, 0, 'NX', 'EX', ARGV[1])
+  counts[i] = redis.call('INCR', key)
 end
-for i = 1, reserving do
-  if counts[i] > tonumber(ARGV[i + 2]) then
-    for j = 1, reserving do redis.call('DECR', KEYS[j]) end
+for i, key in ipairs(KEYS) do
+  if counts[i] > tonumber(ARGV[i + 1]) then
+    for _, taken in ipairs(KEYS) do redis.call('DECR', taken) end
     return 0
   end
 end
 return 1
 """
+_RELEASE = """
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
+end
+return 0
+"""
 
 
 @once
-def _redis_reserve(url: str) -> redis.client.Script:
+def _redis_scripts(url: str) -> tuple[redis.client.Script, redis.client.Script]:
     client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-    return client.register_script(_RESERVE)
+    return client.register_script(_RESERVE), client.register_script(_RELEASE)
 
 
-def _reserve_script() -> redis.client.Script | None:
-    """The reservation script when Redis is configured (REDIS_URL), else None: the process counts."""
-    return _redis_reserve(settings.REDIS_URL) if settings.REDIS_URL else None
-
-
-class _Releases:
-    """Slots to give back on Redis with the process's next reservation.
-
-    At most one per attempt that succeeded since then (a handful under any load); if Redis
-    stays away, the oldest beyond MAX_KEYS are dropped, which only leaves their windows stricter.
-    """
-
-    MAX_KEYS = 10_000
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._keys: list[str] = []
-
-    def add(self, keys: list[str]) -> None:
-        with self._lock:
-            self._keys.extend(keys)
-            del self._keys[: -self.MAX_KEYS]
-
-    def take(self) -> list[str]:
-        with self._lock:
-            keys, self._keys = self._keys, []
-        return keys
-
-
-_releases = _Releases()
+def _scripts() -> tuple[redis.client.Script, redis.client.Script] | None:
+    """The Lua scripts when Redis is configured (REDIS_URL), else None: the process counts."""
+    return _redis_scripts(settings.REDIS_URL) if settings.REDIS_URL else None
 
 
 class _ProcessCounters:
@@ -147,10 +118,14 @@ class Reservation:
         """Give the slots back: the attempt succeeded."""
         if not self.keys:
             return
-        if _reserve_script() is None:
+        scripts = _scripts()
+        if scripts is None:
             _process_counters.release(self.keys, self.bucket)
-        else:
-            _releases.add(self.keys)
+            return
+        try:
+            scripts[1](keys=self.keys)
+        except redis.RedisError:
+            log.warning("rate-limit cache unavailable while releasing a slot")
 
 
 def _bucket_keys(client_id: str, source_ip: str | None, bucket: int) -> list[tuple[str, int]]:
@@ -175,18 +150,15 @@ def authentication_slot(*, client_id: str, source_ip: str | None) -> Reservation
     now = time.time()
     bucket = int(now // window)
     buckets = _bucket_keys(client_id, source_ip, bucket)
-    script = _reserve_script()
-    if script is None:
+    scripts = _scripts()
+    if scripts is None:
         granted = _process_counters.reserve(buckets, bucket)
     else:
-        given_back = _releases.take()
         try:
-            granted = script(
-                keys=[*(key for key, _ in buckets), *given_back],
-                args=[window + 5, len(buckets), *(limit for _, limit in buckets)],
+            granted = scripts[0](
+                keys=[key for key, _ in buckets], args=[window + 5, *(limit for _, limit in buckets)]
             )
         except redis.RedisError:
-            _releases.add(given_back)
             log.warning("rate-limit cache unavailable: client authentication not limited")
             return Reservation([], bucket)
     if not granted:

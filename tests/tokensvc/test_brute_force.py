@@ -169,27 +169,3 @@ def test_process_counters_hold_a_bounded_number_of_keys(monkeypatch):
     for number in range(10):
         assert counters.reserve([(f"k{number}", 1)], bucket=1)
     assert list(counters._counts) == ["k7", "k8", "k9"]
-
-
-@pytest.mark.django_db
-def test_a_success_gives_its_slot_back_before_the_next_attempt_counts(client, make_client, settings):
-    """With a limit of one, every success must have returned its slot by the next attempt
-    (on Redis the slot rides along with the next reservation)."""
-    settings.AUTH_FAILURE_LIMIT_PER_CLIENT = 1
-    issued = make_client("manager")
-    cid = issued.client.client_id
-    for _ in range(5):
-        assert post_token(client, cid, issued.client_secret, issued.api_key).status_code == 200
-    assert post_token(client, cid, "wrong", issued.api_key).status_code == 401
-    assert post_token(client, cid, issued.client_secret, issued.api_key).status_code == 429
-
-
-def test_slots_waiting_to_be_given_back_are_bounded(monkeypatch):
-    from accounts.throttling import _Releases
-
-    monkeypatch.setattr(_Releases, "MAX_KEYS", 3)
-    releases = _Releases()
-    releases.add(["a", "b"])
-    releases.add(["c", "d"])
-    assert releases.take() == ["b", "c", "d"]
-    assert releases.take() == []
