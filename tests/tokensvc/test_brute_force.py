@@ -169,3 +169,14 @@ def test_process_counters_hold_a_bounded_number_of_keys(monkeypatch):
     for number in range(10):
         assert counters.reserve([(f"k{number}", 1)], bucket=1)
     assert list(counters._counts) == ["k7", "k8", "k9"]
+
+
+@pytest.mark.django_db
+def test_a_success_has_given_its_slot_back_before_the_next_attempt(client, make_client, settings):
+    settings.AUTH_FAILURE_LIMIT_PER_CLIENT = 1
+    issued = make_client("manager")
+    cid = issued.client.client_id
+    for _ in range(5):
+        assert post_token(client, cid, issued.client_secret, issued.api_key).status_code == 200
+    assert post_token(client, cid, "wrong", issued.api_key).status_code == 401
+    assert post_token(client, cid, issued.client_secret, issued.api_key).status_code == 429
