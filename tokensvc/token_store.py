@@ -19,8 +19,8 @@ from tokensvc.selectors import token_checksum
 
 AccessToken = get_access_token_model()
 
-# Every column of DOT's access-token table but the id, in the order of `access_token_statement`'s
-# values (a test checks that no column is missing, so an upgrade of DOT that adds one fails it).
+# Every column of DOT's access-token table but the id (a test checks that none is missing, so an
+# upgrade of DOT that adds one fails it).
 COLUMNS = (
     "token",
     "token_checksum",
@@ -63,8 +63,20 @@ def access_token_statement(
     sql, unrestricted = _insert(db.vendor)
     adapt = db.ops.adapt_datetimefield_value
     now = adapt(timezone.now())
-    values = [stored_token, checksum, application_id, user_id, scope, adapt(expires), now, now, None, None]
-    return Statement(sql, [*values, unrestricted])
+    values = {
+        "token": stored_token,
+        "token_checksum": checksum,
+        "application_id": application_id,
+        "user_id": user_id,
+        "scope": scope,
+        "expires": adapt(expires),
+        "created": now,
+        "updated": now,
+        "source_refresh_token_id": None,
+        "id_token_id": None,
+        "resource": unrestricted,
+    }
+    return Statement(sql, [values[column] for column in COLUMNS])
 
 
 def access_token_issue(
