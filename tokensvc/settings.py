@@ -137,10 +137,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # the database every 1,000 pages (SQLite's default) copied most of them again every 70
     # tokens. Every 10,000 pages (at most 40 MiB of WAL) a page changed many times meanwhile
     # is copied once: a sixth less CPU per token.
+    # The database file is read through a memory map (up to 256 MiB): after another thread's
+    # write empties a connection's page cache, its pages come back without a read() call and a
+    # copy each; about a tenth less CPU per token under gunicorn's threads.
     DATABASES["default"]["OPTIONS"] = {
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
-            " PRAGMA wal_autocheckpoint=10000;"
+            " PRAGMA wal_autocheckpoint=10000; PRAGMA mmap_size=268435456;"
         ),
         "transaction_mode": "IMMEDIATE",
     }
