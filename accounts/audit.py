@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from accounts.audit_batch import AuditBatch
 from accounts.models import AuditEvent, Client, User
-from tokensvc.rows import Statement, database, statement_run
+from tokensvc.direct_sql import database
+from tokensvc.rows import Statement, statement_run
 
 _COLUMNS = (
     "occurred_at",

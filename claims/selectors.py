@@ -11,6 +11,7 @@ from django.db.models import F, OrderBy, Q, QuerySet
 
 from claims.models import Claim, Customer, PolicyRevision, Scope
 from claims.policy import Policy, ScopeRule
+from tokensvc.direct_sql import fetch_all, fetch_one
 from tokensvc.rows import RowReader
 
 _cached: tuple[int, Policy] | None = None
@@ -24,9 +25,7 @@ def policy_revision() -> int:
 
     Read on every request, so it skips the ORM's query compilation: one indexed row.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_REVISION_SQL)
-        row = cursor.fetchone()
+    row = fetch_one(_REVISION_SQL, ())
     return row[0] if row else 0
 
 
@@ -263,9 +262,7 @@ def customer_page(
         plan = _plan(_page_query(customers, keys, columns, reverse=backwards, offset=offset, limit=limit))
     if plan is None:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(plan.sql, plan.params)
-        fetched = cursor.fetchall()
+    fetched = fetch_all(plan.sql, plan.params)
     rows = []
     for row in fetched:
         values = list(row)

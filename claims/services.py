@@ -7,6 +7,7 @@ from claims.demo_data import demo_customers
 from claims.models import Customer
 from claims.selectors import customer_columns, customer_from_row, customer_get, customer_total_forget
 from claims.serializers import customer_values_rules
+from tokensvc.direct_sql import fetch_all
 
 
 @transaction.atomic
@@ -84,9 +85,7 @@ def customer_update(*, customer_id: int, values: dict[str, object], expected_ver
     changes = _validated(values, partial=True)
     sql, params = _update_statement(changes, customer_id=customer_id, expected_version=expected_version)
     if _returning_supported():
-        with connection.cursor() as cursor:
-            cursor.execute(f"{sql} RETURNING {customer_columns()}", params)
-            rows = cursor.fetchall()  # to the end: SQLite commits the statement only then
+        rows = fetch_all(f"{sql} RETURNING {customer_columns()}", params)
         if not rows:
             raise VersionConflict
         return customer_from_row(rows[0])

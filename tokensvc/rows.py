@@ -11,17 +11,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 from django.db.models.base import ModelState
 
-
-def database() -> BaseDatabaseWrapper:
-    """This thread's connection to the database: what `django.db.connection` stands for, looked
-    up once by the caller instead of on every attribute access through that proxy (each one a
-    context-local lookup)."""
-    return connections[DEFAULT_DB_ALIAS]
+from tokensvc.direct_sql import database, execute, fetch_one, transaction_atomic
 
 
 @dataclass(frozen=True)
@@ -141,9 +136,7 @@ class RowReader:
     def one(self, params: list) -> Model | None:
         """The first row matching `where`, or None."""
         db = database()
-        with db.cursor() as cursor:
-            cursor.execute(self._sql(db.vendor), params)
-            row = cursor.fetchone()
+        row = fetch_one(self._sql(db.vendor), params, db)
         return None if row is None else self.from_row(row, db)
 
 
@@ -155,8 +148,7 @@ class Statement(NamedTuple):
 
 
 def statement_run(statement: Statement) -> None:
-    with database().cursor() as cursor:
-        cursor.execute(statement.sql, statement.params)
+    execute(statement.sql, statement.params)
 
 
 def statements_run_together(statements: list[Statement]) -> None:
@@ -169,12 +161,13 @@ def statements_run_together(statements: list[Statement]) -> None:
     there is no BEGIN and no COMMIT to wait for: one round trip instead of one per write plus
     two. Elsewhere (SQLite, in-process) they share one transaction.
     """
-    if database().vendor == "postgresql" and len(statements) > 1:
+    db = database()
+    if db.vendor == "postgresql" and len(statements) > 1:
         *first, last = statements
         ctes = ", ".join(f"w{index} AS ({statement.sql})" for index, statement in enumerate(first))
         params = [param for statement in statements for param in statement.params]
         statement_run(Statement(f"WITH {ctes} {last.sql}", params))
         return
-    with transaction.atomic():
+    with transaction_atomic(db):
         for statement in statements:
-            statement_run(statement)
+            execute(statement.sql, statement.params, db)

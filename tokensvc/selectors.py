@@ -11,7 +11,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 
 from claims.policy import Grant, Policy, token_grant
 from claims.selectors import policy_get
-from tokensvc.rows import database
+from tokensvc.direct_sql import fetch_one
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -93,9 +93,7 @@ def bearer_token_find(raw: str) -> BearerToken | None:
     policy revision comes along (`policy_revision`), so finding what the token grants needs
     no second round trip.
     """
-    with database().cursor() as cursor:
-        cursor.execute(_bearer_token_sql(), [token_checksum(raw)])
-        row = cursor.fetchone()
+    row = fetch_one(_bearer_token_sql(), [token_checksum(raw)])
     if row is None:
         return None
     (

@@ -13,8 +13,9 @@ from oauth2_provider.models import get_access_token_model, set_token_value
 
 from accounts.models import AuditEvent
 from tokensvc.attempts import Attempt, attempt_statement
+from tokensvc.direct_sql import database
 from tokensvc.oauth import new_token
-from tokensvc.rows import Statement, database, statements_run_together
+from tokensvc.rows import Statement, statements_run_together
 from tokensvc.selectors import token_checksum
 
 AccessToken = get_access_token_model()

@@ -3,8 +3,7 @@
 import base64
 
 import pytest
-from django.db import OperationalError
-from django.db.backends.utils import CursorWrapper
+from django.db import OperationalError, connection
 
 from claims import authentication as api_authentication
 
@@ -15,8 +14,12 @@ def unreachable(*args, **kwargs):
     raise OperationalError("connection refused")
 
 
+def refuse_every_statement(execute, sql, params, many, context):
+    raise OperationalError("connection refused")
+
+
 @pytest.mark.django_db
-def test_token_endpoint_answers_503_and_recovers(client, make_client, monkeypatch):
+def test_token_endpoint_answers_503_and_recovers(client, make_client):
     issued = make_client("manager")
     auth = "Basic " + base64.b64encode(f"{issued.client.client_id}:{issued.client_secret}".encode()).decode()
 
@@ -29,9 +32,8 @@ def test_token_endpoint_answers_503_and_recovers(client, make_client, monkeypatc
             HTTP_X_API_KEY=issued.api_key,
         )
 
-    with monkeypatch.context() as patch:
-        # Every query fails, as with the database gone.
-        patch.setattr(CursorWrapper, "execute", unreachable)
+    # Every statement fails, as with the database gone.
+    with connection.execute_wrapper(refuse_every_statement):
         down = post()
     assert down.status_code == 503
     assert down.json()["error"] == "temporarily_unavailable"

@@ -1,0 +1,153 @@
+"""Hot-path statements: on SQLite straight to sqlite3 unless something watches statements, with
+Django's errors and transaction rules either way."""
+
+import pytest
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
+
+from accounts.audit import audit_statement
+from accounts.models import AuditEvent
+from tokensvc import direct_sql
+from tokensvc.direct_sql import execute, fetch_all, fetch_one, transaction_atomic
+
+on_sqlite = pytest.mark.skipif(
+    connection.vendor != "sqlite",
+    reason="the direct path exists on SQLite only; elsewhere Django's cursor runs",
+)
+
+COUNT_EVENTS = f"SELECT COUNT(*) FROM {AuditEvent._meta.db_table} WHERE client_identifier = %s"  # noqa: S608
+ADD_EVENT = audit_statement(action=AuditEvent.Action.TOKEN_ISSUED, client_identifier="").sql
+
+
+def add_event(identifier: str) -> None:
+    statement = audit_statement(action=AuditEvent.Action.TOKEN_ISSUED, client_identifier=identifier)
+    execute(statement.sql, statement.params)
+
+
+def add_refused_event() -> None:
+    """An event INSERT that the database refuses: `action` NULL, which the column forbids."""
+    statement = audit_statement(action=AuditEvent.Action.TOKEN_ISSUED, client_identifier="refused")
+    params = [None if value == AuditEvent.Action.TOKEN_ISSUED.value else value for value in statement.params]
+    execute(statement.sql, params)
+
+
+def add_in_a_transaction_that_fails(identifier: str) -> None:
+    with transaction_atomic():
+        add_event(identifier)
+        add_refused_event()
+
+
+def events(identifier: str) -> int:
+    return fetch_one(COUNT_EVENTS, [identifier])[0]
+
+
+@pytest.mark.django_db
+def test_placeholders_and_literal_percent_signs_mean_what_they_mean_to_django():
+    assert fetch_one("SELECT 'a%%b', %s, %s", [1, "two"]) == ("a%b", 1, "two")
+    assert fetch_all("SELECT %s UNION ALL SELECT %s ORDER BY 1", [2, 1]) == [(1,), (2,)]
+    assert fetch_one("SELECT 1 WHERE 1 = %s", [0]) is None
+
+
+@on_sqlite
+@pytest.mark.django_db
+def test_unobserved_statements_skip_djangos_cursor(monkeypatch):
+    def no_cursor(*args, **kwargs):
+        raise AssertionError("Django's cursor was used")
+
+    monkeypatch.setattr(connection, "create_cursor", no_cursor)
+    add_event("direct")
+    assert events("direct") == 1
+
+
+@pytest.mark.django_db
+def test_observed_statements_are_counted_as_django_counts_them():
+    with CaptureQueriesContext(connection) as captured:
+        add_event("counted")
+        assert events("counted") == 1
+    sent = [query["sql"] for query in captured.captured_queries]
+    assert len(sent) == 2, sent
+    assert sent[0].startswith("INSERT INTO")
+    assert "'counted'" in sent[0]
+
+
+@pytest.mark.django_db
+def test_execute_wrappers_see_every_statement():
+    seen = []
+
+    def watch(run, sql, params, many, context):
+        seen.append(sql)
+        return run(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        add_event("watched")
+    assert seen == [ADD_EVENT]
+
+
+@pytest.mark.django_db
+def test_database_errors_are_djangos_exceptions():
+    with pytest.raises(DatabaseError):  # OperationalError on SQLite, ProgrammingError on PostgreSQL
+        fetch_one("SELECT * FROM no_such_table", [])
+    with pytest.raises(DatabaseError):
+        execute("INSERT INTO no_such_table VALUES (%s)", [1])
+
+
+@pytest.mark.django_db
+def test_a_broken_atomic_block_refuses_further_statements():
+    with transaction.atomic():
+        with pytest.raises(IntegrityError), transaction.atomic(savepoint=False):
+            add_refused_event()
+        with pytest.raises(TransactionManagementError):
+            fetch_one("SELECT 1", [])
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_transaction_commits_all_or_nothing():
+    with transaction_atomic():
+        add_event("together")
+        add_event("together")
+    with pytest.raises(IntegrityError):
+        add_in_a_transaction_that_fails("never")
+    assert (events("together"), events("never")) == (2, 0)
+    assert connection.get_autocommit()
+    # The connection is left in autocommit mode: a statement after the failure stands alone.
+    add_event("after")
+    assert events("after") == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_inside_an_atomic_block_a_transaction_is_a_savepoint():
+    with transaction.atomic():
+        add_event("outer")
+        with pytest.raises(IntegrityError):
+            add_in_a_transaction_that_fails("inner")
+        add_event("outer")
+    assert (events("outer"), events("inner")) == (2, 0)
+
+
+@on_sqlite
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_failed_commit_leaves_no_transaction_open(monkeypatch):
+    class CommitFails:
+        """The sqlite3 connection, except that COMMIT fails as with a full disk."""
+
+        def __init__(self, real):
+            self.real = real
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def commit(self):
+            import sqlite3
+
+            raise sqlite3.OperationalError("database or disk is full")
+
+    connection.ensure_connection()
+    real = connection.connection
+    monkeypatch.setattr(direct_sql, "_direct", lambda db: CommitFails(real))
+    with pytest.raises(OperationalError), transaction_atomic():
+        add_event("lost")
+    monkeypatch.undo()
+    assert real.in_transaction is False
+    assert events("lost") == 0
