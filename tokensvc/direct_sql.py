@@ -1,23 +1,25 @@
-"""Hot-path statements on SQLite, handed to the sqlite3 connection itself when nothing observes
-Django's cursor.
+"""Hot-path statements, handed to the database driver's cursor itself when nothing observes
+Django's cursor wrapper.
 
-A statement through Django's cursor wrapper costs about four times what sqlite3 spends running a
-one-row SELECT: a wrapper cursor and a sqlite3 cursor subclass per statement, the `%s` to `?`
-rewrite by regular expression, the execute-wrapper chain, and the thread checks. A token request
-runs five of them (BEGIN, a read, two INSERTs, COMMIT), a customer read two.
+Django's wrapper around every cursor costs more than sqlite3 spends running a one-row SELECT,
+and a tenth of a PostgreSQL round trip: the wrapper object, the execute-wrapper chain, the
+thread and async checks, and on SQLite a cursor subclass that rewrites `%s` to `?` by regular
+expression on every statement. A token request runs five statements on SQLite (BEGIN, a read,
+two INSERTs, COMMIT), a customer read two.
 
-The direct path keeps what matters: errors come out as Django's exceptions (through
-`wrap_database_errors`, which also marks the connection for the end-of-request check), a broken
-`atomic` block still refuses further statements, and the `%s` rewrite is the backend's own, done
-once per SQL text. It steps aside, and Django's cursor runs the statement, whenever something
-watches statements: query logging (DEBUG, `CaptureQueriesContext`, `assertNumQueries`) or an
-execute wrapper (`connection.execute_wrapper`). On other databases Django's cursor always runs.
+The direct path keeps what matters: the connection health check before a request's first
+statement, errors that come out as Django's exceptions (through `wrap_database_errors`, which
+also marks the connection for the end-of-request check), a broken `atomic` block that refuses
+further statements, the cursor Django's backend builds (on PostgreSQL: its server-side binding
+and time zone), and on SQLite the backend's own `%s` rewrite, done once per SQL text. It steps
+aside, and Django's cursor runs the statement, whenever something watches statements: query
+logging (DEBUG, `CaptureQueriesContext`, `assertNumQueries`) or an execute wrapper
+(`connection.execute_wrapper`).
 """
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from functools import lru_cache
-from sqlite3 import Connection as SQLiteConnection
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -38,50 +40,52 @@ def _qmark(sql: str) -> str:
     return SQLiteCursorWrapper.convert_query(None, sql)
 
 
-def _direct(db: BaseDatabaseWrapper) -> SQLiteConnection | None:
-    """The sqlite3 connection when a statement may bypass Django's cursor, else None."""
-    if db.vendor != "sqlite" or db.queries_logged or db.execute_wrappers:
-        return None
+def _is_direct(db: BaseDatabaseWrapper) -> bool:
+    """Whether a statement may bypass Django's cursor wrapper; if so, the connection is ready."""
+    if db.queries_logged or db.execute_wrappers:
+        return False
     db.validate_no_broken_transaction()
+    db.close_if_health_check_failed()
     if db.connection is None:
         db.ensure_connection()
-    return db.connection
+    return True
+
+
+@contextmanager
+def _executed(db: BaseDatabaseWrapper, sql: str, params: Sequence) -> Iterator:
+    """The driver's cursor, having run the statement (Django's cursor when statements are
+    observed); closed afterwards."""
+    if not _is_direct(db):
+        with db.cursor() as cursor:
+            cursor.execute(sql, params)
+            yield cursor
+        return
+    with db.wrap_database_errors:
+        if db.vendor == "sqlite":
+            with closing(db.connection.execute(_qmark(sql), params)) as cursor:
+                yield cursor
+        else:
+            with closing(db.create_cursor()) as cursor:
+                cursor.execute(sql, params)
+                yield cursor
 
 
 def fetch_one(sql: str, params: Sequence, db: BaseDatabaseWrapper | None = None) -> tuple | None:
     """The first row of a SELECT (or of a statement with RETURNING), or None."""
-    db = db or database()
-    direct = _direct(db)
-    if direct is None:
-        with db.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-    with db.wrap_database_errors:
-        return direct.execute(_qmark(sql), params).fetchone()
+    with _executed(db or database(), sql, params) as cursor:
+        return cursor.fetchone()
 
 
 def fetch_all(sql: str, params: Sequence, db: BaseDatabaseWrapper | None = None) -> list[tuple]:
     """Every row. A write with RETURNING must be read to the end: SQLite commits it only then."""
-    db = db or database()
-    direct = _direct(db)
-    if direct is None:
-        with db.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-    with db.wrap_database_errors:
-        return direct.execute(_qmark(sql), params).fetchall()
+    with _executed(db or database(), sql, params) as cursor:
+        return cursor.fetchall()
 
 
 def execute(sql: str, params: Sequence, db: BaseDatabaseWrapper | None = None) -> None:
     """Run a statement that returns nothing."""
-    db = db or database()
-    direct = _direct(db)
-    if direct is None:
-        with db.cursor() as cursor:
-            cursor.execute(sql, params)
-        return
-    with db.wrap_database_errors:
-        direct.execute(_qmark(sql), params)
+    with _executed(db or database(), sql, params):
+        pass
 
 
 @contextmanager
@@ -93,19 +97,19 @@ def transaction_atomic(db: BaseDatabaseWrapper | None = None) -> Iterator[None]:
     statements are observed, it is Django's `atomic` itself.
     """
     db = db or database()
-    direct = _direct(db)
-    if direct is None or db.in_atomic_block or not db.get_autocommit():
+    if db.vendor != "sqlite" or not _is_direct(db) or db.in_atomic_block or not db.get_autocommit():
         with transaction.atomic(using=db.alias):
             yield
         return
+    sqlite = db.connection
     with db.wrap_database_errors:
-        direct.execute(f"BEGIN {db.transaction_mode or 'DEFERRED'}")
+        sqlite.execute(f"BEGIN {db.transaction_mode or 'DEFERRED'}")
     try:
         yield
         with db.wrap_database_errors:
-            direct.commit()
+            sqlite.commit()
     except BaseException:
         # Also after a failed COMMIT: SQLite may leave the transaction open.
         with db.wrap_database_errors:
-            direct.rollback()
+            sqlite.rollback()
         raise

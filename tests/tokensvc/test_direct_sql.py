@@ -2,18 +2,25 @@
 Django's errors and transaction rules either way."""
 
 import pytest
-from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from accounts.audit import audit_statement
 from accounts.models import AuditEvent
-from tokensvc import direct_sql
 from tokensvc.direct_sql import execute, fetch_all, fetch_one, transaction_atomic
 
 on_sqlite = pytest.mark.skipif(
     connection.vendor != "sqlite",
-    reason="the direct path exists on SQLite only; elsewhere Django's cursor runs",
+    reason="SQLite only: a transaction there is a plain BEGIN ... COMMIT, elsewhere Django's atomic",
 )
 
 COUNT_EVENTS = f"SELECT COUNT(*) FROM {AuditEvent._meta.db_table} WHERE client_identifier = %s"  # noqa: S608
@@ -49,13 +56,12 @@ def test_placeholders_and_literal_percent_signs_mean_what_they_mean_to_django():
     assert fetch_one("SELECT 1 WHERE 1 = %s", [0]) is None
 
 
-@on_sqlite
 @pytest.mark.django_db
-def test_unobserved_statements_skip_djangos_cursor(monkeypatch):
-    def no_cursor(*args, **kwargs):
-        raise AssertionError("Django's cursor was used")
+def test_unobserved_statements_skip_djangos_cursor_wrapper(monkeypatch):
+    def no_wrapper(*args, **kwargs):
+        raise AssertionError("Django's cursor wrapper was used")
 
-    monkeypatch.setattr(connection, "create_cursor", no_cursor)
+    monkeypatch.setattr(connection, "cursor", no_wrapper)
     add_event("direct")
     assert events("direct") == 1
 
@@ -128,7 +134,7 @@ def test_inside_an_atomic_block_a_transaction_is_a_savepoint():
 
 @on_sqlite
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_failed_commit_leaves_no_transaction_open(monkeypatch):
+def test_a_failed_commit_leaves_no_transaction_open():
     class CommitFails:
         """The sqlite3 connection, except that COMMIT fails as with a full disk."""
 
@@ -143,11 +149,14 @@ def test_a_failed_commit_leaves_no_transaction_open(monkeypatch):
 
             raise sqlite3.OperationalError("database or disk is full")
 
-    connection.ensure_connection()
-    real = connection.connection
-    monkeypatch.setattr(direct_sql, "_direct", lambda db: CommitFails(real))
-    with pytest.raises(OperationalError), transaction_atomic():
-        add_event("lost")
-    monkeypatch.undo()
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    real = db.connection
+    db.connection = CommitFails(real)
+    try:
+        with pytest.raises(OperationalError), transaction_atomic(db):
+            add_event("lost")
+    finally:
+        db.connection = real
     assert real.in_transaction is False
     assert events("lost") == 0
