@@ -166,7 +166,7 @@ def statements_run_together(statements: list[Statement]) -> None:
         *first, last = statements
         ctes = ", ".join(f"w{index} AS ({statement.sql})" for index, statement in enumerate(first))
         params = [param for statement in statements for param in statement.params]
-        statement_run(Statement(f"WITH {ctes} {last.sql}", params))
+        execute(f"WITH {ctes} {last.sql}", params, db)
         return
     with transaction_atomic(db):
         for statement in statements:

@@ -1,5 +1,5 @@
-"""Hot-path statements: on SQLite straight to sqlite3 unless something watches statements, with
-Django's errors and transaction rules either way."""
+"""Hot-path statements: straight to the driver's cursor unless something watches statements,
+with Django's errors and transaction rules either way."""
 
 import pytest
 from django.db import (
