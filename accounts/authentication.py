@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.credentials import keyed_hash
 from accounts.models import ApiKey, Client, Provider
 from claims.models import PolicyRevision
-from tokensvc.rows import RowReader
+from tokensvc.rows import RowReader, Statement
 
 # A stored value that no secret matches, verified against when the client is unknown so that
 # an unknown client_id costs the same work as a wrong secret.
@@ -103,7 +103,13 @@ _CLIENT_EXTRA = {
     "provider_kind": "p.kind",
     "policy_revision": f"COALESCE((SELECT tag FROM {PolicyRevision._meta.db_table} WHERE id = 1), 0)",  # noqa: S608
 }
-_CLIENT = RowReader(Client, "client_id = %s", joins=_CLIENT_JOINS, extra=_CLIENT_EXTRA, only=_CLIENT_FIELDS)
+_CLIENT = RowReader(
+    Client,
+    f"{Client._meta.db_table}.client_id = %s",  # qualified: a read run along has a client_id too
+    joins=_CLIENT_JOINS,
+    extra=_CLIENT_EXTRA,
+    only=_CLIENT_FIELDS,
+)
 # With an API key presented, the client's key of that hash comes in the same statement
 # (`client.presented_key`, None when it has none): one round trip for both.
 _CLIENT_WITH_KEY = RowReader(
@@ -126,18 +132,21 @@ class _KeyLookup:
     key: ApiKey | None
 
 
-def client_find(client_id: str, *, api_key: str | None = None) -> Client | None:
+def client_find(
+    client_id: str, *, api_key: str | None = None, along: Statement | None = None
+) -> Client | None:
     """The client with this client_id, or None (NUL bytes and absurd lengths included).
 
     With `api_key`, the client's key matching it is read by the same statement, for
-    `api_key_check` to use; nothing is decided about it here.
+    `api_key_check` to use; nothing is decided about it here. `along` is a SELECT to run in
+    the same statement too (`tokensvc.rows.along_sql`); its rows are the client's `along`.
     """
     if "\x00" in client_id or len(client_id) > 100:
         return None
     if not api_key:
-        return _CLIENT.one([client_id])
+        return _CLIENT.one([client_id], along=along)
     key_hash = keyed_hash(api_key)
-    client = _CLIENT_WITH_KEY.one([key_hash, client_id])  # the JOIN's placeholder comes first
+    client = _CLIENT_WITH_KEY.one([key_hash, client_id], along=along)  # the JOIN's placeholder comes first
     if client is not None:
         client.key_lookup = _KeyLookup(key_hash, client.presented_key)
     return client
@@ -192,16 +201,21 @@ def api_key_check(client: Client, api_key: str | None) -> ApiKey | None:
 
 
 def client_verify(
-    presented: PresentedCredentials, *, api_key: str | None, found: Client | None = None
+    presented: PresentedCredentials,
+    *,
+    api_key: str | None,
+    found: Client | None = None,
+    along: Statement | None = None,
 ) -> Client:
     """The client these credentials prove, or ClientRefused.
 
     Confidential clients must prove their secret; public clients (browser apps using PKCE)
     have none and must not send one. `found` is the client already looked up for this
-    client_id, if any, to spare a second query.
+    client_id, if any, to spare a second query. Otherwise `along` is a read for the lookup to
+    run in the same statement (`client_find`).
     """
     client = found if found is not None and found.client_id == presented.client_id else None
-    client = client or client_find(presented.client_id, api_key=api_key)
+    client = client or client_find(presented.client_id, api_key=api_key, along=along)
     if client is None:
         check_password(presented.client_secret or "", _NO_CLIENT_SECRET)
         raise ClientRefused("unknown client_id")

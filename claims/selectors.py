@@ -12,7 +12,7 @@ from django.db.models import F, OrderBy, Q, QuerySet
 from claims.models import Claim, Customer, PolicyRevision, Scope
 from claims.policy import Policy, ScopeRule
 from tokensvc.direct_sql import fetch_all, fetch_one
-from tokensvc.rows import RowReader
+from tokensvc.rows import RowReader, Statement
 
 _cached: tuple[int, Policy] | None = None
 
@@ -91,6 +91,17 @@ def customer_get(*, customer_id: int) -> Customer | None:
     if not 0 < customer_id <= MAX_ID:
         return None  # no such row, and SQLite cannot even bind a larger integer
     return _CUSTOMER.one([customer_id])
+
+
+def customer_get_statement(*, customer_id: int) -> Statement | None:
+    """The SELECT `customer_get` runs, to run along with another (None: there is no such row),
+    and its rows read by `customer_from_rows`."""
+    return _CUSTOMER.statement([customer_id]) if 0 < customer_id <= MAX_ID else None
+
+
+def customer_from_rows(rows: tuple[tuple, ...]) -> Customer | None:
+    """The customer a `customer_get_statement` found, or None."""
+    return _CUSTOMER.from_row(rows[0]) if rows else None
 
 
 CUSTOMER_TOTAL_KEY = "customers:total"

@@ -37,7 +37,9 @@ from claims.selectors import (
     MAX_ID,
     SortKey,
     customer_count,
+    customer_from_rows,
     customer_get,
+    customer_get_statement,
     customer_page,
     customer_sort_values,
 )
@@ -50,6 +52,7 @@ from claims.serializers import (
     InvalidClaimsSchema,
 )
 from claims.services import VersionConflict, customer_create, customer_delete, customer_update
+from tokensvc.rows import Statement
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -302,8 +305,14 @@ class CustomerListView(APIView):
 class CustomerDetailView(APIView):
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
-    def _customer(self, customer_id: int) -> Customer:
-        customer = customer_get(customer_id=customer_id)
+    @staticmethod
+    def read_along_with_token(request: Request, customer_id: int) -> Statement | None:
+        """A read needs the row whatever the token grants: it comes with the token's lookup."""
+        return customer_get_statement(customer_id=customer_id) if request.method in ("GET", "HEAD") else None
+
+    @staticmethod
+    def _customer(customer_id: int, along: tuple[tuple, ...] | None = None) -> Customer:
+        customer = customer_from_rows(along) if along is not None else customer_get(customer_id=customer_id)
         if customer is None:
             raise exceptions.NotFound("No customer with this id.")
         return customer
@@ -312,7 +321,7 @@ class CustomerDetailView(APIView):
         summary="Read a customer", responses={200: CustomerRecordSchema, 404: ErrorSchema, **ERRORS}
     )
     def get(self, request: Request, customer_id: int) -> Response:
-        customer = self._customer(customer_id)
+        customer = self._customer(customer_id, request.auth.along)
         return Response(present(stored_values(customer), request.auth), headers={"ETag": etag(customer)})
 
     @extend_schema(

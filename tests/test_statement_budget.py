@@ -147,11 +147,11 @@ def test_token_endpoint_on_postgresql_is_two_round_trips_without_transaction_con
 
 
 @pytest.mark.django_db
-def test_introspection_is_two_statements_and_its_event_joins_the_next_batch(
+def test_introspection_is_one_statement_and_its_event_joins_the_next_batch(
     client, make_client, issue_token, settings
 ):
-    """Client and token are read; the event of this read is written with the next batch
-    (accounts.audit_batch), not by the request."""
+    """Client and token are read by one statement; the event of this read is written with the
+    next batch (accounts.audit_batch), not by the request."""
     settings.AUDIT_BATCH_SECONDS = 3600  # the batch thread stays asleep: only flush() writes
     token = issue_token("admin")
     server = make_client("manager", is_resource_server=True)
@@ -164,9 +164,9 @@ def test_introspection_is_two_statements_and_its_event_joins_the_next_batch(
     assert response.status_code == 200
     assert response.json()["active"] is True
     done = work(statements)
-    assert len(done) == 2, done
+    assert len(done) == 1, done
     assert reads_client_key_and_revision(done[0]), done[0]
-    assert is_token_lookup(done[1]), done[1]
+    assert is_token_lookup(done[0]), done[0]
     introspected = AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_INTROSPECTED)
     assert not introspected.exists()
     assert audit._batch(3600).flush() == 2
@@ -178,17 +178,27 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.mark.django_db
-def test_customer_detail_is_two_statements(client, issue_token, customer):
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_customer_detail_is_one_statement_reading_token_and_customer(client, issue_token, customer, method):
     token, url = issue_token("admin"), f"{API}{customer.pk}/"
     assert client.get(url, **bearer(token)).status_code == 200
-    response, statements = sent(lambda: client.get(url, **bearer(token)))
+    response, statements = sent(lambda: getattr(client, method)(url, **bearer(token)))
     assert response.status_code == 200
-    assert response.json()["id"] == customer.pk
+    if method == "get":
+        assert response.json()["id"] == customer.pk
     done = work(statements)
-    assert len(done) == 2, done
+    assert len(done) == 1, done
     assert is_token_lookup(done[0]), done[0]
-    assert done[1].startswith("SELECT")
-    assert Customer._meta.db_table in done[1]
+    assert f"FROM {Customer._meta.db_table}" in done[0].replace('"', "")
+
+
+@pytest.mark.django_db
+def test_a_missing_customer_is_found_missing_by_the_same_statement(client, issue_token, customer):
+    token = issue_token("admin")
+    assert client.get(f"{API}{customer.pk}/", **bearer(token)).status_code == 200
+    response, statements = sent(lambda: client.get(f"{API}{customer.pk + 1000}/", **bearer(token)))
+    assert response.status_code == 404
+    assert len(work(statements)) == 1, statements
 
 
 @pytest.mark.django_db

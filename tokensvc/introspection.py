@@ -1,8 +1,11 @@
 """The RFC 7662 answer for a token, computed with the same engine as every other grant."""
 
+from functools import partial
+
 from claims.policy import granted_claims
 from tokensvc.selectors import (
     bearer_token_find,
+    bearer_token_from_rows,
     bearer_token_grant,
     refresh_token_find,
     refresh_token_is_live,
@@ -20,9 +23,15 @@ def _bearer_subject(token) -> str:
     return str(token.user_pk) if token.user_pk is not None else token.client_id
 
 
-def introspect(raw: str, *, hint: str | None = None) -> dict:
-    """`{"active": false}` for anything unknown, expired or revoked; the details otherwise."""
-    finders = [_access_token_details, _refresh_token_details]
+def introspect(
+    raw: str, *, hint: str | None = None, access_token_rows: tuple[tuple, ...] | None = None
+) -> dict:
+    """`{"active": false}` for anything unknown, expired or revoked; the details otherwise.
+
+    `access_token_rows` are those of `bearer_token_statement(raw)` when the caller has already
+    run it (along with its own authentication), which spares reading them again.
+    """
+    finders = [partial(_access_token_details, rows=access_token_rows), _refresh_token_details]
     if hint == "refresh_token":
         finders.reverse()
     for finder in finders:
@@ -32,8 +41,8 @@ def introspect(raw: str, *, hint: str | None = None) -> dict:
     return INACTIVE
 
 
-def _access_token_details(raw: str) -> dict | None:
-    token = bearer_token_find(raw)
+def _access_token_details(raw: str, rows: tuple[tuple, ...] | None = None) -> dict | None:
+    token = bearer_token_find(raw) if rows is None else bearer_token_from_rows(rows)
     if token is None:
         return None
     if not token.is_live():

@@ -8,7 +8,7 @@ values are converted exactly as the ORM converts them.
 """
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from django.db import connection
@@ -16,7 +16,14 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 from django.db.models.base import ModelState
 
-from tokensvc.direct_sql import database, execute, fetch_one, transaction_atomic
+from tokensvc.direct_sql import database, execute, fetch_all, fetch_one, transaction_atomic
+
+
+class Statement(NamedTuple):
+    """One SQL statement and its parameters, to run now or together with others."""
+
+    sql: str
+    params: list
 
 
 @dataclass(frozen=True)
@@ -96,14 +103,20 @@ class RowReader:
         self.joined = joined or {}
 
     @cache  # noqa: B019  (readers are module-level singletons: one entry per reader and vendor)
-    def _sql(self, vendor: str) -> str:
+    def _selected(self, vendor: str) -> tuple[str, ...]:
         quote = connection.ops.quote_name
-        table = self.model._meta.db_table
-        selected = list(_model_columns(self.model, table, vendor, self.only).selected)
+        selected = list(_model_columns(self.model, self.model._meta.db_table, vendor, self.only).selected)
         for model, alias, only in self.joined.values():
             selected += _model_columns(model, alias, vendor, only).selected
         selected += [f"{expression} AS {quote(name)}" for name, expression in self.extra.items()]
-        return f"SELECT {', '.join(selected)} FROM {quote(table)} {self.joins} WHERE {self.where}"  # noqa: S608
+        return tuple(selected)
+
+    @lru_cache(maxsize=64)  # noqa: B019  (as _selected; one entry per read run along, too)
+    def _sql(self, vendor: str, along: str | None = None) -> str:
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        columns, join = along_sql(along) if along is not None else ("", "")
+        selected = ", ".join(self._selected(vendor))
+        return f"SELECT {selected}{columns} FROM {table} {self.joins}{join} WHERE {self.where}"  # noqa: S608
 
     def columns(self) -> str:
         """The model's columns, in the order `from_row` reads them (for SQL written elsewhere)."""
@@ -133,18 +146,49 @@ class RowReader:
             setattr(instance, name, value)
         return instance
 
-    def one(self, params: list) -> Model | None:
-        """The first row matching `where`, or None."""
+    def one(self, params: list, *, along: Statement | None = None) -> Model | None:
+        """The first row matching `where`, or None.
+
+        `along` is a SELECT to run in the same statement (see `along_sql`): its rows become the
+        instance's `along` attribute.
+        """
         db = database()
-        row = fetch_one(self._sql(db.vendor), params, db)
-        return None if row is None else self.from_row(row, db)
+        if along is None:
+            row = fetch_one(self._sql(db.vendor), params, db)
+            return None if row is None else self.from_row(row, db)
+        # In the SQL, the subquery's placeholders come after those of `joins`, before `where`'s.
+        split = self.joins.count("%s")
+        params = [*params[:split], *along.params, *params[split:]]
+        rows = fetch_all(self._sql(db.vendor, along.sql), params, db)
+        if not rows:
+            return None
+        width = len(self._selected(db.vendor))
+        instance = self.from_row(rows[0][:width], db)
+        instance.along = along_rows(rows, width)
+        return instance
+
+    def statement(self, params: list) -> Statement:
+        """The SELECT that `one` runs, to run elsewhere (its rows go to `from_row`)."""
+        return Statement(self._sql(database().vendor), params)
 
 
-class Statement(NamedTuple):
-    """One SQL statement and its parameters, to run now or together with others."""
+def along_sql(along: str) -> tuple[str, str]:
+    """What a SELECT adds to its column list and to its joins (before WHERE) to run the SELECT
+    `along` in the same statement: on PostgreSQL one round trip instead of two.
 
-    sql: str
-    params: list
+    The subquery joins every row the SELECT finds, found or not itself: where it finds nothing
+    its columns are NULL (see `along_rows`). The two reads must not depend on each other.
+    """
+    return ", along.*", f" LEFT JOIN ({along}) along ON 1 = 1"
+
+
+def along_rows(rows: list[tuple], width: int) -> tuple[tuple, ...]:
+    """The rows of a read run along (`along_sql`) from the rows of the SELECT it ran in, whose
+    own columns are the first `width`. The read's first column must never be NULL in a row it
+    finds (a primary key, say): when it is, the read found nothing."""
+    if not rows or rows[0][width] is None:
+        return ()
+    return tuple(row[width:] for row in rows)
 
 
 def statement_run(statement: Statement) -> None:

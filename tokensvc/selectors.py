@@ -1,9 +1,10 @@
 """Reads of issued tokens and of what they grant under the policy as it is now."""
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import cache
+from functools import lru_cache
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -11,7 +12,8 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 
 from claims.policy import Grant, Policy, token_grant
 from claims.selectors import policy_get
-from tokensvc.direct_sql import fetch_one
+from tokensvc.direct_sql import fetch_all, fetch_one
+from tokensvc.rows import Statement, along_rows, along_sql
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -48,6 +50,9 @@ class BearerToken:
     user_role: str | None
     # The policy revision, read by the same statement as the token (see `bearer_token_grant`).
     policy_revision: int | None = None
+    # The rows of a read run along with the lookup (`bearer_token_find(along=...)`); None when
+    # none was.
+    along: tuple[tuple, ...] | None = None
 
     @property
     def role(self) -> str | None:
@@ -61,19 +66,23 @@ class BearerToken:
         return self.user_pk is None or bool(self.user_is_active)
 
 
-@cache
-def _bearer_token_sql() -> str:
+_TOKEN_COLUMNS = 11  # what `_bearer_token_sql` selects before any read along with it
+
+
+@lru_cache(maxsize=64)
+def _bearer_token_sql(along: str | None = None) -> str:
     from accounts.models import Client, Role, User
     from claims.models import PolicyRevision
 
     token, client, role, user = (m._meta.db_table for m in (AccessToken, Client, Role, User))
+    along_columns, along_join = along_sql(along) if along is not None else ("", "")
     return (
         "SELECT t.id, t.scope, t.expires, t.created, c.client_id, c.is_active, cr.name,"  # noqa: S608
         " u.id, u.is_active, ur.name,"
-        f" COALESCE((SELECT tag FROM {PolicyRevision._meta.db_table} WHERE id = 1), 0)"
+        f" COALESCE((SELECT tag FROM {PolicyRevision._meta.db_table} WHERE id = 1), 0){along_columns}"
         f" FROM {token} t JOIN {client} c ON c.id = t.application_id"
         f" JOIN {role} cr ON cr.id = c.role_id"
-        f" LEFT JOIN {user} u ON u.id = t.user_id LEFT JOIN {role} ur ON ur.id = u.role_id"
+        f" LEFT JOIN {user} u ON u.id = t.user_id LEFT JOIN {role} ur ON ur.id = u.role_id{along_join}"
         " WHERE t.token_checksum = %s"
     )
 
@@ -85,16 +94,38 @@ def _aware(value) -> datetime:
     return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
 
 
-def bearer_token_find(raw: str) -> BearerToken | None:
+def bearer_token_find(raw: str, *, along: Statement | None = None) -> BearerToken | None:
     """The access token for a raw value, with its client, person and their roles, or None.
 
     One hand-written query instead of the ORM's: this runs on every API call and every
     introspection, where compiling a four-join ORM query cost more than executing it. The
     policy revision comes along (`policy_revision`), so finding what the token grants needs
     no second round trip.
+
+    `along` is a SELECT run by the same statement (`tokensvc.rows.along_sql`): its rows come
+    back as the token's `along`, whatever the token turns out to grant. Nothing may be done
+    with them before the token has been checked; they spare a caller that will need them a
+    round trip of its own.
     """
-    row = fetch_one(_bearer_token_sql(), [token_checksum(raw)])
-    if row is None:
+    checksum = token_checksum(raw)
+    if along is None:
+        found = fetch_one(_bearer_token_sql(), [checksum])
+        return bearer_token_from_rows([found] if found is not None else [])
+    # The subquery's placeholders come first in the SQL, the checksum's last.
+    rows = fetch_all(_bearer_token_sql(along.sql), [*along.params, checksum])
+    token = bearer_token_from_rows(rows)
+    return None if token is None else replace(token, along=along_rows(rows, _TOKEN_COLUMNS))
+
+
+def bearer_token_statement(raw: str) -> Statement:
+    """The SELECT `bearer_token_find` runs, to run along with another; its rows go to
+    `bearer_token_from_rows`."""
+    return Statement(_bearer_token_sql(), [token_checksum(raw)])
+
+
+def bearer_token_from_rows(rows: Sequence[tuple]) -> BearerToken | None:
+    """The token a `bearer_token_statement` found, or None."""
+    if not rows:
         return None
     (
         pk,
@@ -108,7 +139,7 @@ def bearer_token_find(raw: str) -> BearerToken | None:
         user_active,
         user_role,
         revision,
-    ) = row
+    ) = rows[0][:_TOKEN_COLUMNS]
     return BearerToken(
         pk=pk,
         scope=scope,

@@ -16,7 +16,7 @@ from accounts.authentication import (
     credentials_presented,
     is_external,
 )
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Client
 from accounts.throttling import TooManyFailures, authentication_slot
 from tokensvc import client_credentials, token_exchange
 from tokensvc.attempts import Attempt, attempt_context, attempt_record, current_attempt, source_ip
@@ -32,6 +32,8 @@ from tokensvc.errors import (
 from tokensvc.form_request import form_params
 from tokensvc.forwarded_grant import forwarded_token
 from tokensvc.introspection import introspect
+from tokensvc.rows import Statement
+from tokensvc.selectors import bearer_token_statement
 
 SENSITIVE_PARAMETERS = ("client_secret", "code", "code_verifier", "refresh_token", "token", "password")
 
@@ -195,8 +197,12 @@ class IntrospectView(_FormEndpoint, View):
         with attempt_context() as attempt:
             try:
                 params = form_params(request)
-                self._authenticate_resource_server(request, params, attempt)
-                token = params.get("token")
+                token, hint = params.get("token"), params.get("token_type_hint")
+                # The access token is read by the statement that finds the resource server:
+                # one round trip for both. Nothing is done with it unless the server proves
+                # who it is.
+                along = bearer_token_statement(token) if token and hint != "refresh_token" else None
+                server = self._authenticate_resource_server(request, params, attempt, along)
                 if not token:
                     raise OAuthError(OAuthErrorCode.INVALID_REQUEST, "The token parameter is missing.")
             except OAuthError as error:
@@ -207,13 +213,17 @@ class IntrospectView(_FormEndpoint, View):
                 attempt.refuse("too many failed authentications")
                 attempt_record(attempt, request, action=Action.INTROSPECTION_REFUSED, error="rate_limited")
                 return too_many_failures(limited)
-            answer = introspect(token, hint=params.get("token_type_hint"))
+            answer = introspect(token, hint=hint, access_token_rows=getattr(server, "along", None))
             attempt.granted_scope = answer.get("scope", "")
             attempt_record(attempt, request, action=Action.TOKEN_INTROSPECTED, later=True)
             return json_response(answer)
 
     @staticmethod
-    def _authenticate_resource_server(request: HttpRequest, params: dict, attempt: Attempt) -> None:
+    def _authenticate_resource_server(
+        request: HttpRequest, params: dict, attempt: Attempt, along: Statement | None
+    ) -> Client:
+        """The resource server the request proves; its lookup runs `along` too (its rows are
+        the client's `along`)."""
         try:
             presented = credentials_presented(
                 authorization=request.META.get("HTTP_AUTHORIZATION"),
@@ -222,7 +232,7 @@ class IntrospectView(_FormEndpoint, View):
             )
             attempt.client_identifier = presented.client_id
             slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
-            client = client_verify(presented, api_key=request.META.get(API_KEY_META))
+            client = client_verify(presented, api_key=request.META.get(API_KEY_META), along=along)
             slot.release()
         except ClientRefused as refused:
             attempt.client = refused.client
@@ -237,6 +247,7 @@ class IntrospectView(_FormEndpoint, View):
                 status=401,
                 reason="client is not a resource server",
             )
+        return client
 
 
 class MetadataView(dot_views.OAuthServerMetadataView):
