@@ -3,7 +3,6 @@
 import functools
 from contextlib import suppress
 from dataclasses import dataclass
-from operator import itemgetter
 
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
@@ -103,21 +102,6 @@ def customer_get_statement(*, customer_id: int) -> Statement | None:
 def customer_from_rows(rows: tuple[tuple, ...]) -> Customer | None:
     """The customer a `customer_get_statement` found, or None."""
     return _CUSTOMER.from_row(rows[0]) if rows else None
-
-
-def customer_first_page_statement(*, limit: int) -> Statement:
-    """The first `limit` customers by id, every column: the first page of the plain list (no
-    search, no other order), to run along with another read. Its rows go to
-    `customers_from_rows`."""
-    quote = connection.ops.quote_name
-    table = quote(Customer._meta.db_table)
-    return Statement(f"SELECT {customer_columns()} FROM {table} ORDER BY {quote('id')} LIMIT %s", [limit])  # noqa: S608
-
-
-def customers_from_rows(rows: tuple[tuple, ...]) -> list[dict]:
-    """Each customer a `customer_first_page_statement` found as {attribute: value}, by id (a
-    subquery's order is not the order its rows reach the statement around it)."""
-    return sorted((vars(customer_from_row(row)) for row in rows), key=itemgetter("id"))
 
 
 CUSTOMER_TOTAL_KEY = "customers:total"

@@ -37,13 +37,11 @@ from claims.selectors import (
     MAX_ID,
     SortKey,
     customer_count,
-    customer_first_page_statement,
     customer_from_rows,
     customer_get,
     customer_get_statement,
     customer_page,
     customer_sort_values,
-    customers_from_rows,
 )
 from claims.serializers import (
     CustomerPageSchema,
@@ -197,19 +195,6 @@ def cursor_decode(raw: str) -> tuple[str, int]:
 
 
 class CustomerListView(APIView):
-    @staticmethod
-    def read_along_with_token(request: Request) -> Statement | None:
-        """The plain first page (by id, no search, only `page_size`) holds the same rows
-        whatever the token grants: they come with the token's lookup, and are shown only as
-        its grant allows."""
-        if request.method not in ("GET", "HEAD") or set(request.query_params) - {"page_size"}:
-            return None
-        try:
-            page_size = whole_number(request, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        except InvalidParameter:
-            return None  # answered by the view
-        return customer_first_page_statement(limit=page_size + 1)
-
     @extend_schema(
         operation_id="customers_list",
         summary="List customers",
@@ -263,18 +248,15 @@ class CustomerListView(APIView):
                 raise exceptions.NotFound("The customer this cursor starts from is gone; start again.")
             after, before = (anchor, None) if direction == "after" else (None, anchor)
         # One row more than the page tells whether there is another page beyond it.
-        if caller.along is not None:
-            rows = customers_from_rows(caller.along)  # the plain first page, read with the token
-        else:
-            rows = customer_page(
-                **searched,
-                keys=keys,
-                columns=columns,
-                after=after,
-                before=before,
-                offset=(page_number - 1) * page_size,
-                limit=page_size + 1,
-            )
+        rows = customer_page(
+            **searched,
+            keys=keys,
+            columns=columns,
+            after=after,
+            before=before,
+            offset=(page_number - 1) * page_size,
+            limit=page_size + 1,
+        )
         more = len(rows) > page_size
         if before is not None:
             rows, has_previous, has_next = rows[1:] if more else rows, more, True
