@@ -98,7 +98,8 @@ def etag(customer: Customer) -> str:
 
 def expected_version(request: Request) -> int | None:
     """The version an If-Match header names; None when absent or '*'."""
-    header = request.headers.get("If-Match", "").strip()
+    # From the WSGI environ: `request.headers` would build a dict of every header first.
+    header = request.META.get("HTTP_IF_MATCH", "").strip()
     if not header or header == "*":
         return None
     value = header.removeprefix("W/").strip('"')
