@@ -1,7 +1,7 @@
 """gunicorn's production configuration, read by `gunicorn tokensvc.wsgi` started in this folder.
 
 Threads, not one request per process: a request spends much of its time waiting for PostgreSQL
-and Redis (two to four round trips each), and a sync worker leaves its core idle meanwhile
+and Redis (one to four round trips each), and a sync worker leaves its core idle meanwhile
 (a third of the time in the benchmarks); with threads another request runs while one waits,
 and keep-alive connections spare a TCP handshake per request. Every setting can be overridden
 on the command line or in GUNICORN_CMD_ARGS (e.g. "--threads 8"), workers also in

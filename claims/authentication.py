@@ -5,11 +5,12 @@ its keys, an opaque token at its introspection endpoint). Either way the grant c
 same policy engine, with the policy as it is now.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent
@@ -42,8 +43,9 @@ class Caller:
     grant: Grant
     policy: Policy
     # The rows of the view's `read_along_with_token` statement, read with the token; None when
-    # it was not (no such statement, or a token of an external provider).
-    along: tuple[tuple, ...] | None = None
+    # it was not (no such statement, or a token of an external provider). Out of repr, as the
+    # token's.
+    along: tuple[tuple, ...] | None = field(default=None, repr=False, compare=False)
 
 
 def _outage_record(request, error: ProviderUnavailable) -> None:
@@ -71,7 +73,7 @@ def _external_caller(request, raw: str) -> Caller | None:
     return Caller(token=token, grant=grant, policy=policy)
 
 
-def _read_along(request) -> Statement | None:
+def _read_along(request: Request) -> Statement | None:
     """The read the view asks to run along with the token lookup, for this request.
 
     A view that will read one row whatever the token grants (a customer by id, say) names it

@@ -156,7 +156,8 @@ class RowReader:
         if along is None:
             row = fetch_one(self._sql(db.vendor), params, db)
             return None if row is None else self.from_row(row, db)
-        # In the SQL, the subquery's placeholders come after those of `joins`, before `where`'s.
+        # In the SQL, the subquery's placeholders come after those of `joins`, before `where`'s
+        # (the selected columns hold none: `extra` is SQL without parameters).
         split = self.joins.count("%s")
         params = [*params[:split], *along.params, *params[split:]]
         rows = fetch_all(self._sql(db.vendor, along.sql), params, db)
@@ -177,7 +178,9 @@ def along_sql(along: str) -> tuple[str, str]:
     `along` in the same statement: on PostgreSQL one round trip instead of two.
 
     The subquery joins every row the SELECT finds, found or not itself: where it finds nothing
-    its columns are NULL (see `along_rows`). The two reads must not depend on each other.
+    its columns are NULL (see `along_rows`). The two reads must not depend on each other, and
+    the SELECT must find at most one row (a lookup by a unique key), or each of the subquery's
+    rows would come back once per row it found.
     """
     return ", along.*", f" LEFT JOIN ({along}) along ON 1 = 1"
 

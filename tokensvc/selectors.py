@@ -2,7 +2,7 @@
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -51,8 +51,8 @@ class BearerToken:
     # The policy revision, read by the same statement as the token (see `bearer_token_grant`).
     policy_revision: int | None = None
     # The rows of a read run along with the lookup (`bearer_token_find(along=...)`); None when
-    # none was.
-    along: tuple[tuple, ...] | None = None
+    # none was. Kept out of repr: they may be customer data, and a token's repr may be logged.
+    along: tuple[tuple, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def role(self) -> str | None:

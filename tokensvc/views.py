@@ -32,7 +32,6 @@ from tokensvc.errors import (
 from tokensvc.form_request import form_params
 from tokensvc.forwarded_grant import forwarded_token
 from tokensvc.introspection import introspect
-from tokensvc.rows import Statement
 from tokensvc.selectors import bearer_token_statement
 
 SENSITIVE_PARAMETERS = ("client_secret", "code", "code_verifier", "refresh_token", "token", "password")
@@ -201,7 +200,7 @@ class IntrospectView(_FormEndpoint, View):
                 # The access token is read by the statement that finds the resource server:
                 # one round trip for both. Nothing is done with it unless the server proves
                 # who it is.
-                along = bearer_token_statement(token) if token and hint != "refresh_token" else None
+                along = token if token and hint != "refresh_token" else None
                 server = self._authenticate_resource_server(request, params, attempt, along)
                 if not token:
                     raise OAuthError(OAuthErrorCode.INVALID_REQUEST, "The token parameter is missing.")
@@ -220,10 +219,10 @@ class IntrospectView(_FormEndpoint, View):
 
     @staticmethod
     def _authenticate_resource_server(
-        request: HttpRequest, params: dict, attempt: Attempt, along: Statement | None
+        request: HttpRequest, params: dict, attempt: Attempt, along_token: str | None
     ) -> Client:
-        """The resource server the request proves; its lookup runs `along` too (its rows are
-        the client's `along`)."""
+        """The resource server the request proves; its lookup reads the access token
+        `along_token` too, if given (the client's `along` are its rows)."""
         try:
             presented = credentials_presented(
                 authorization=request.META.get("HTTP_AUTHORIZATION"),
@@ -232,6 +231,8 @@ class IntrospectView(_FormEndpoint, View):
             )
             attempt.client_identifier = presented.client_id
             slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
+            # Hashed only once the attempt has its slot: a limited caller costs no hashing.
+            along = bearer_token_statement(along_token) if along_token else None
             client = client_verify(presented, api_key=request.META.get(API_KEY_META), along=along)
             slot.release()
         except ClientRefused as refused:

@@ -65,8 +65,18 @@ def test_one_statement_finds_the_server_and_the_token(client, make_client, admin
     assert len(reads) == 1, reads
 
 
+@pytest.fixture
+def never_answered(monkeypatch):
+    """Fails the test if the view computes an introspection answer."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an introspection answer was computed")
+
+    monkeypatch.setattr(views, "introspect", refuse)
+
+
 @pytest.mark.parametrize("wrong", ["secret", "api key"])
-def test_a_refused_server_learns_nothing_of_the_token(client, server, admin_token, wrong):
+def test_a_refused_server_learns_nothing_of_the_token(client, server, admin_token, wrong, never_answered):
     secret = "not-the-secret" if wrong == "secret" else server.client_secret
     key = "not-the-key" if wrong == "api key" else server.api_key
     response = post_form(
@@ -82,7 +92,7 @@ def test_a_refused_server_learns_nothing_of_the_token(client, server, admin_toke
     assert set(body) <= {"error", "error_description"}
 
 
-def test_a_client_that_is_no_resource_server_learns_nothing(client, make_client, admin_token):
+def test_a_client_that_is_no_resource_server_learns_nothing(client, make_client, admin_token, never_answered):
     other = make_client("viewer", name="not a resource server")
     response = introspect(client, other, admin_token)
     assert response.status_code == 401
@@ -110,3 +120,30 @@ def test_the_token_read_along_is_the_token_read_alone(server, admin_token):
     unknown = client_find(server.client.client_id, api_key=server.api_key, along=bearer_token_statement("x"))
     assert unknown.along == ()
     assert bearer_token_from_rows(unknown.along) is None
+
+
+def test_a_refresh_token_hint_reads_the_access_token_on_its_own(client, server, admin_token):
+    """With the hint the refresh tokens are looked at first, so nothing is read along; an
+    access token given anyway is still found, by a statement of its own."""
+    assert introspect(client, server, admin_token).json()["active"] is True  # policy cache warm
+    with CaptureQueriesContext(connection) as captured:
+        body = introspect(client, server, admin_token, token_type_hint="refresh_token").json()
+    assert body["active"] is True
+    reads = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("SELECT")]
+    token_table = AccessToken._meta.db_table
+    assert token_table not in reads[0]  # the server's lookup
+    assert any(token_table in sql and "refresh" not in sql for sql in reads[1:])
+
+
+def test_a_limited_attempt_hashes_no_token(client, server, admin_token, settings, monkeypatch):
+    settings.AUTH_FAILURE_LIMIT_PER_CLIENT = 1
+    wrong = post_form(
+        client, INTROSPECT_URL, {"token": admin_token}, HTTP_AUTHORIZATION=basic(server.client.client_id, "x")
+    )
+    assert wrong.status_code == 401
+
+    def refuse(raw):
+        raise AssertionError("the token was hashed")
+
+    monkeypatch.setattr(views, "bearer_token_statement", refuse)
+    assert introspect(client, server, admin_token).status_code == 429
