@@ -66,7 +66,15 @@ class BearerToken:
         return self.user_pk is None or bool(self.user_is_active)
 
 
-_TOKEN_COLUMNS = 11  # what `_bearer_token_sql` selects before any read along with it
+# What the lookup selects, in the order `bearer_token_from_rows` reads it; a read along with it
+# comes after these.
+_TOKEN_SELECTED = (
+    *("t.id", "t.scope", "t.expires", "t.created"),
+    *("c.client_id", "c.is_active", "cr.name"),
+    *("u.id", "u.is_active", "ur.name"),
+    "COALESCE((SELECT tag FROM {revision} WHERE id = 1), 0)",
+)
+_TOKEN_COLUMNS = len(_TOKEN_SELECTED)
 
 
 @lru_cache(maxsize=64)
@@ -75,11 +83,10 @@ def _bearer_token_sql(along: str | None = None) -> str:
     from claims.models import PolicyRevision
 
     token, client, role, user = (m._meta.db_table for m in (AccessToken, Client, Role, User))
+    selected = ", ".join(_TOKEN_SELECTED).format(revision=PolicyRevision._meta.db_table)
     along_columns, along_join = along_sql(along) if along is not None else ("", "")
     return (
-        "SELECT t.id, t.scope, t.expires, t.created, c.client_id, c.is_active, cr.name,"  # noqa: S608
-        " u.id, u.is_active, ur.name,"
-        f" COALESCE((SELECT tag FROM {PolicyRevision._meta.db_table} WHERE id = 1), 0){along_columns}"
+        f"SELECT {selected}{along_columns}"  # noqa: S608
         f" FROM {token} t JOIN {client} c ON c.id = t.application_id"
         f" JOIN {role} cr ON cr.id = c.role_id"
         f" LEFT JOIN {user} u ON u.id = t.user_id LEFT JOIN {role} ur ON ur.id = u.role_id{along_join}"

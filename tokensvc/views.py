@@ -200,8 +200,8 @@ class IntrospectView(_FormEndpoint, View):
                 # The access token is read by the statement that finds the resource server:
                 # one round trip for both. Nothing is done with it unless the server proves
                 # who it is.
-                along = token if token and hint != "refresh_token" else None
-                server = self._authenticate_resource_server(request, params, attempt, along)
+                read_along = token if token and hint != "refresh_token" else None
+                server = self._authenticate_resource_server(request, params, attempt, read_along)
                 if not token:
                     raise OAuthError(OAuthErrorCode.INVALID_REQUEST, "The token parameter is missing.")
             except OAuthError as error:
