@@ -16,12 +16,13 @@ from tokensvc.attempts import current_attempt, source_ip
 from tokensvc.errors import INVALID_CLIENT_DESCRIPTION, OAuthError, OAuthErrorCode
 
 
-def request_credentials(request: HttpRequest) -> PresentedCredentials:
-    """The one client authentication method a token request used; ClientRefused if malformed."""
+def request_credentials(request: HttpRequest, params: dict[str, str]) -> PresentedCredentials:
+    """The one client authentication method a token request used (its header, or `params`, its
+    checked form); ClientRefused if malformed."""
     return credentials_presented(
         authorization=request.META.get("HTTP_AUTHORIZATION"),
-        body_client_id=request.POST.get("client_id"),
-        body_secret=request.POST.get("client_secret"),
+        body_client_id=params.get("client_id"),
+        body_secret=params.get("client_secret"),
     )
 
 

@@ -27,13 +27,16 @@ from tokensvc.token_store import access_token_issue
 PARAMETERS = frozenset({"grant_type", "scope", "client_id", "client_secret"})
 
 
-def handles(request: HttpRequest) -> bool:
-    """Whether the request holds nothing but what this grant reads."""
-    return PARAMETERS.issuperset(request.POST.keys())
+def handles(params: dict[str, str]) -> bool:
+    """Whether the request's form holds nothing but what this grant reads."""
+    return PARAMETERS.issuperset(params)
 
 
-def issued_token(request: HttpRequest, presented: PresentedCredentials, found: Client | None) -> dict:
-    """The token response for one of our clients, or OAuthError (nothing stored then)."""
+def issued_token(
+    request: HttpRequest, params: dict[str, str], presented: PresentedCredentials, found: Client | None
+) -> dict:
+    """The token response for one of our clients (`params`: the request's checked form), or
+    OAuthError (nothing stored then)."""
     attempt = current_attempt()
     client = confidential_client(request, presented, found)
     if client.authorization_grant_type != Client.GRANT_CLIENT_CREDENTIALS:
@@ -45,7 +48,7 @@ def issued_token(request: HttpRequest, presented: PresentedCredentials, found: C
     # The revision was read with the client row: no query of its own.
     policy = policy_get(revision=getattr(client, "policy_revision", None))
     role = policy.role_names.get(client.role_id)
-    grant = requested_grant(request, policy.role_scopes(role), role, policy)
+    grant = requested_grant(params, policy.role_scopes(role), role, policy)
 
     lifetime = oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
     scope = " ".join(sorted(grant.scopes))

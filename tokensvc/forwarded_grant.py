@@ -46,8 +46,11 @@ def _unavailable(provider_pk: int, reason: str) -> OAuthError:
     )
 
 
-def forwarded_token(request: HttpRequest, presented: PresentedCredentials, client: Client) -> dict:
-    """The token response for an external provider's client, or OAuthError."""
+def forwarded_token(
+    request: HttpRequest, params: dict[str, str], presented: PresentedCredentials, client: Client
+) -> dict:
+    """The token response for an external provider's client (`params`: the request's checked
+    form), or OAuthError."""
     attempt = current_attempt()
     attempt.client_identifier, attempt.client = presented.client_id, client
     registry = registry_get()
@@ -85,7 +88,7 @@ def forwarded_token(request: HttpRequest, presented: PresentedCredentials, clien
 
     policy = policy_get()
     role = role_of(identity, client, policy)
-    grant = requested_grant(request, allowed_scopes(identity, role, policy), role, policy)
+    grant = requested_grant(params, allowed_scopes(identity, role, policy), role, policy)
 
     now = timezone.now()
     expires = identity.expires

@@ -1,15 +1,15 @@
 """The `scope` parameter of a token request, checked against what the holder may have."""
 
-from django.http import HttpRequest
-
 from claims.policy import Grant, Policy, token_grant
 from tokensvc.errors import OAuthError, OAuthErrorCode
 
 
-def requested_grant(request: HttpRequest, allowed: frozenset[str], role: str | None, policy: Policy) -> Grant:
-    """The grant for the requested scopes (all allowed ones when none is named);
+def requested_grant(
+    params: dict[str, str], allowed: frozenset[str], role: str | None, policy: Policy
+) -> Grant:
+    """The grant for the scopes the request's form names (all allowed ones when none is);
     `invalid_scope` when a requested scope is not allowed or nothing would be granted."""
-    requested = frozenset(request.POST.get("scope", "").split())
+    requested = frozenset(params.get("scope", "").split())
     if requested - allowed:
         raise OAuthError(
             OAuthErrorCode.INVALID_SCOPE,

@@ -44,10 +44,10 @@ def _invalid_grant(reason: str) -> OAuthError:
     )
 
 
-def _requesting_client(request: HttpRequest):
+def _requesting_client(request: HttpRequest, params: dict[str, str]):
     """The client asking for the exchange: one of ours, with its secret and API key."""
     try:
-        presented = request_credentials(request)
+        presented = request_credentials(request, params)
     except ClientRefused as refused:
         raise OAuthError(
             OAuthErrorCode.INVALID_CLIENT, INVALID_CLIENT_DESCRIPTION, status=401, reason=refused.reason
@@ -91,11 +91,11 @@ def _subject(params) -> ExternalIdentity:
     return identity
 
 
-def exchanged_token(request: HttpRequest) -> dict:
-    """Our token response for a valid exchange request, or OAuthError."""
+def exchanged_token(request: HttpRequest, params: dict[str, str]) -> dict:
+    """Our token response for a valid exchange request (`params`: its checked form), or OAuthError."""
     attempt = current_attempt()
-    client = _requesting_client(request)
-    identity = _subject(request.POST)
+    client = _requesting_client(request, params)
+    identity = _subject(params)
     attempt.provider_id = identity.provider.pk
     subject = identity.subject or identity.client_id
     if not subject:
@@ -106,7 +106,7 @@ def exchanged_token(request: HttpRequest) -> dict:
     role = policy.role_names.get(role_id) if role_id is not None else None
     if role is None:
         raise _invalid_grant("neither a role mapping nor a registered client gives the subject a role")
-    grant = requested_grant(request, allowed_scopes(identity, role, policy), role, policy)
+    grant = requested_grant(params, allowed_scopes(identity, role, policy), role, policy)
 
     person = external_person_sync(provider_name=identity.provider.name, subject=subject, role_id=role_id)
     attempt.user = person

@@ -115,7 +115,11 @@ class _OAuthlibEndpoint(_FormEndpoint):
     success_action: AuditEvent.Action
     refused_action: AuditEvent.Action
 
-    def _respond(self, request: HttpRequest, run_oauthlib) -> HttpResponse:
+    def _answer(self, request: HttpRequest, params: dict[str, str]) -> tuple[str, dict, bytes | str, int]:
+        """oauthlib's (uri, headers, body, status) for the request; `params` is its checked form."""
+        raise NotImplementedError
+
+    def _respond(self, request: HttpRequest) -> HttpResponse:
         with attempt_context() as attempt:
             try:
                 params = form_params(request)
@@ -125,7 +129,7 @@ class _OAuthlibEndpoint(_FormEndpoint):
                 return error_response(error)
             attempt.requested_scope = params.get("scope", "")[:500]
             try:
-                _uri, headers, body, status = run_oauthlib(request)
+                _uri, headers, body, status = self._answer(request, params)
             except TooManyFailures as limited:
                 attempt.refuse("too many failed authentications")
                 attempt_record(attempt, request, action=self.refused_action, error="rate_limited")
@@ -153,29 +157,31 @@ class TokenView(_OAuthlibEndpoint, dot_views.TokenView):
     success_action, refused_action = Action.TOKEN_ISSUED, Action.TOKEN_REFUSED
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        return self._respond(request, self._token_response)
+        return self._respond(request)
 
-    def _token_response(self, request: HttpRequest):
-        grant_type = request.POST.get("grant_type")
+    def _answer(self, request: HttpRequest, params: dict[str, str]):
+        grant_type = params.get("grant_type")
         if grant_type == token_exchange.GRANT_TYPE:
-            return _as_oauthlib_answer(token_exchange.exchanged_token(request))
+            return _as_oauthlib_answer(token_exchange.exchanged_token(request, params))
         if grant_type == "client_credentials":
-            presented = _presented(request)
+            presented = _presented(request, params)
             if presented is not None:
                 client = client_find(presented.client_id, api_key=request.META.get(API_KEY_META))
                 if client is not None and is_external(client):
-                    return _as_oauthlib_answer(forwarded_token(request, presented, client))
-                if client_credentials.handles(request):
-                    return _as_oauthlib_answer(client_credentials.issued_token(request, presented, client))
+                    return _as_oauthlib_answer(forwarded_token(request, params, presented, client))
+                if client_credentials.handles(params):
+                    return _as_oauthlib_answer(
+                        client_credentials.issued_token(request, params, presented, client)
+                    )
                 # Handed on to our validator, so the client row is still read once.
                 current_attempt().found_client = client
         return self.create_token_response(request)
 
 
-def _presented(request: HttpRequest) -> PresentedCredentials | None:
+def _presented(request: HttpRequest, params: dict[str, str]) -> PresentedCredentials | None:
     """The client authentication of the request; None when malformed, left to DOT to refuse."""
     try:
-        return request_credentials(request)
+        return request_credentials(request, params)
     except ClientRefused:
         return None
 
@@ -186,7 +192,10 @@ class RevokeView(_OAuthlibEndpoint, dot_views.RevokeTokenView):
     success_action, refused_action = Action.TOKEN_REVOKED, Action.REVOCATION_REFUSED
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        return self._respond(request, self.create_revocation_response)
+        return self._respond(request)
+
+    def _answer(self, request: HttpRequest, params: dict[str, str]):
+        return self.create_revocation_response(request)
 
 
 class IntrospectView(_FormEndpoint, View):
