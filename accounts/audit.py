@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.audit_batch import AuditBatch
 from accounts.models import AuditEvent, Client, User
-from tokensvc.direct_sql import database
+from tokensvc.direct_sql import database, datetime_param
 from tokensvc.rows import Statement, statement_run
 
 _COLUMNS = (
@@ -72,9 +72,9 @@ def audit_statement(
     """The INSERT of one event, to run alone or with the write it records. Caller-controlled
     text is cut short. A plain INSERT: this runs on every token, revocation and introspection
     request, where the ORM's model save cost more than the write itself."""
-    ops = database().ops
+    db = database()
     values = (
-        ops.adapt_datetimefield_value(timezone.now()),
+        datetime_param(timezone.now(), db),
         str(action),
         client.pk if client else None,
         _text(client.client_id if client else client_identifier, 100),
@@ -83,7 +83,7 @@ def audit_statement(
         _text(granted_scope, 500),
         _text(error, 40),
         _text(reason, 200),
-        ops.adapt_ipaddressfield_value(source_ip),
+        db.ops.adapt_ipaddressfield_value(source_ip),
         provider_id,
     )
     return Statement(_insert_sql(), list(values))

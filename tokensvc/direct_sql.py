@@ -19,6 +19,7 @@ logging (DEBUG, `CaptureQueriesContext`, `assertNumQueries`) or an execute wrapp
 
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
+from datetime import datetime
 from functools import lru_cache
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -31,6 +32,16 @@ def database() -> BaseDatabaseWrapper:
     up once by the caller instead of on every attribute access through that proxy (each one a
     context-local lookup)."""
     return connections[DEFAULT_DB_ALIAS]
+
+
+def datetime_param(value: datetime, db: BaseDatabaseWrapper) -> object:
+    """An aware datetime as the backend stores it: what `db.ops.adapt_datetimefield_value`
+    gives. On SQLite that is the naive time in the connection's zone as text; done here without
+    the backend's generic checks (expressions, settings, naive values), which cost more than
+    the conversion on the token path, where three are written per token."""
+    if db.vendor == "sqlite":
+        return str(value.astimezone(db.timezone).replace(tzinfo=None))
+    return db.ops.adapt_datetimefield_value(value)
 
 
 @lru_cache(maxsize=512)

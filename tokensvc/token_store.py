@@ -13,7 +13,7 @@ from oauth2_provider.models import get_access_token_model, set_token_value
 
 from accounts.models import AuditEvent
 from tokensvc.attempts import Attempt, attempt_statement
-from tokensvc.direct_sql import database
+from tokensvc.direct_sql import database, datetime_param
 from tokensvc.oauth import new_token
 from tokensvc.rows import Statement, statements_run_together
 from tokensvc.selectors import token_checksum
@@ -62,15 +62,14 @@ def access_token_statement(
     generic field-by-field preparation cost more than the rest of issuing a token."""
     db = database()
     sql, unrestricted = _insert(db.vendor)
-    adapt = db.ops.adapt_datetimefield_value
-    now = adapt(timezone.now())
+    now = datetime_param(timezone.now(), db)
     values = {
         "token": stored_token,
         "token_checksum": checksum,
         "application_id": application_id,
         "user_id": user_id,
         "scope": scope,
-        "expires": adapt(expires),
+        "expires": datetime_param(expires, db),
         "created": now,
         "updated": now,
         "source_refresh_token_id": None,

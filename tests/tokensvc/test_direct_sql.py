@@ -1,6 +1,9 @@
 """Hot-path statements: straight to the driver's cursor unless something watches statements,
 with Django's errors and transaction rules either way."""
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.db import (
     DEFAULT_DB_ALIAS,
@@ -13,10 +16,12 @@ from django.db import (
 )
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import strategies as st
 
 from accounts.audit import audit_statement
 from accounts.models import AuditEvent
-from tokensvc.direct_sql import execute, fetch_all, fetch_one, transaction_atomic
+from tokensvc.direct_sql import datetime_param, execute, fetch_all, fetch_one, transaction_atomic
 
 on_sqlite = pytest.mark.skipif(
     connection.vendor != "sqlite",
@@ -160,3 +165,34 @@ def test_a_failed_commit_leaves_no_transaction_open():
         db.connection = real
     assert real.in_transaction is False
     assert events("lost") == 0
+
+
+aware_datetimes = st.datetimes(
+    min_value=datetime(1900, 1, 2),
+    max_value=datetime(9999, 12, 30),
+    timezones=st.sampled_from(
+        [UTC, ZoneInfo("Europe/Berlin"), ZoneInfo("America/St_Johns"), ZoneInfo("Asia/Kathmandu")]
+    ),
+)
+
+
+@given(value=aware_datetimes)
+def test_a_datetime_parameter_is_what_the_backend_would_store(value):
+    assert datetime_param(value, connection) == connection.ops.adapt_datetimefield_value(value)
+
+
+@on_sqlite
+@given(value=aware_datetimes)
+def test_a_datetime_parameter_follows_the_connections_time_zone(value):
+    # A database configured with a TIME_ZONE of its own stores local times in that zone.
+    db = connections[DEFAULT_DB_ALIAS]
+    configured = db.settings_dict["TIME_ZONE"]
+    db.settings_dict["TIME_ZONE"] = "Asia/Tokyo"
+    db.__dict__.pop("timezone", None)  # Django's cached_property, read from the setting above
+    try:
+        stored = datetime_param(value, db)
+        assert stored == db.ops.adapt_datetimefield_value(value)
+        assert stored == str(value.astimezone(ZoneInfo("Asia/Tokyo")).replace(tzinfo=None))
+    finally:
+        db.settings_dict["TIME_ZONE"] = configured
+        db.__dict__.pop("timezone", None)
