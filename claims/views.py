@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import orjson
 from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -33,6 +34,7 @@ from claims.records import (
     record_of,
     stored_values,
 )
+from claims.renderers import json_response
 from claims.selectors import (
     MAX_ID,
     SortKey,
@@ -227,7 +229,7 @@ class CustomerListView(APIView):
             **ERRORS,
         },
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         caller: Caller = request.auth
         page_size = whole_number(request, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         cursor = request.query_params.get("cursor")
@@ -265,7 +267,7 @@ class CustomerListView(APIView):
             rows, has_previous, has_next = rows[:page_size], after is not None or page_number > 1, more
         if not rows and page_number > 1:
             raise exceptions.NotFound("There is no such page.")
-        return Response(
+        return json_response(
             {
                 "count": customer_count(**searched),
                 "next": self._link(request, "after", rows[-1]["id"]) if has_next and rows else None,
@@ -288,7 +290,7 @@ class CustomerListView(APIView):
         request=CustomerWriteSchema,
         responses={201: CustomerRecordSchema, **WRITE_ERRORS},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
         caller: Caller = request.auth
         values = checked_write(request, caller)
         try:
@@ -296,7 +298,7 @@ class CustomerListView(APIView):
         except exceptions.ValidationError as error:
             raise as_claim_errors(error, caller) from None
         url = reverse("customer-detail", kwargs={"customer_id": customer.pk})
-        return Response(
+        return json_response(
             present(stored_values(customer), caller),
             status=status.HTTP_201_CREATED,
             headers={"Location": url, "ETag": etag(customer)},
@@ -321,9 +323,9 @@ class CustomerDetailView(APIView):
     @extend_schema(
         summary="Read a customer", responses={200: CustomerRecordSchema, 404: ErrorSchema, **ERRORS}
     )
-    def get(self, request: Request, customer_id: int) -> Response:
+    def get(self, request: Request, customer_id: int) -> HttpResponse:
         customer = self._customer(customer_id, request.auth.along)
-        return Response(present(stored_values(customer), request.auth), headers={"ETag": etag(customer)})
+        return json_response(present(stored_values(customer), request.auth), headers={"ETag": etag(customer)})
 
     @extend_schema(
         operation_id="customers_update",
@@ -334,7 +336,7 @@ class CustomerDetailView(APIView):
         parameters=[IF_MATCH],
         responses={200: CustomerRecordSchema, 404: ErrorSchema, **WRITE_ERRORS},
     )
-    def patch(self, request: Request, customer_id: int) -> Response:
+    def patch(self, request: Request, customer_id: int) -> HttpResponse:
         caller: Caller = request.auth
         if not 0 < customer_id <= MAX_ID:
             raise exceptions.NotFound("No customer with this id.")
@@ -346,7 +348,7 @@ class CustomerDetailView(APIView):
         except (exceptions.APIException, RequestDataTooBig):
             self._customer(customer_id)
             raise
-        return Response(present(stored_values(customer), caller), headers={"ETag": etag(customer)})
+        return json_response(present(stored_values(customer), caller), headers={"ETag": etag(customer)})
 
     @staticmethod
     def _update(request: Request, caller: Caller, customer_id: int) -> Customer:
