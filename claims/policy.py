@@ -32,6 +32,10 @@ class Policy:
     roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
     attributes: Mapping[str, str] = field(default_factory=dict)  # 'profile.email' -> 'email'
     role_names: Mapping[int, str] = field(default_factory=dict)  # role id -> name
+    # What tokens get under this policy, by (token scopes, role): a policy never changes (a new
+    # revision is a new Policy), so a grant worked out once holds for every later request.
+    # Bounded, as the scope sets of external providers' tokens are theirs to choose.
+    _grants: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def role_scopes(self, role: str | None) -> frozenset[str]:
         """The scopes a role holds now, limited to scopes that exist."""
@@ -80,9 +84,18 @@ def grant_for(scopes: Iterable[str], policy: Policy) -> Grant:
     return Grant(known, frozenset(readable), frozenset(writable))
 
 
+MAX_REMEMBERED_GRANTS = 4096
+
+
 def token_grant(token_scopes: Iterable[str], role: str | None, policy: Policy) -> Grant:
     """The effective grant of a token held by `role`, under the policy as it is now."""
-    return grant_for(effective_scopes(token_scopes, role, policy), policy)
+    key = (frozenset(token_scopes), role)
+    grant = policy._grants.get(key)
+    if grant is None:
+        grant = grant_for(effective_scopes(key[0], role, policy), policy)
+        if len(policy._grants) < MAX_REMEMBERED_GRANTS:
+            policy._grants[key] = grant
+    return grant
 
 
 def granted_claims(grant: Grant) -> dict[str, list[str]]:

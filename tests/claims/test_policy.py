@@ -193,6 +193,29 @@ def test_grant_only_comes_from_scopes_the_role_holds_and_that_exist(policy, role
     assert grant.readable | grant.writable <= covered
 
 
+@given(policies(), st.one_of(st.none(), names), scope_lists, scope_lists)
+def test_a_remembered_grant_is_the_one_worked_out_afresh(policy, role, scopes, other_scopes):
+    first = token_grant(scopes, role, policy)
+    token_grant(other_scopes, role, policy)
+    again = token_grant(reversed(scopes), role, policy)
+    assert first == again == grant_for(effective_scopes(scopes, role, policy), policy)
+
+
+def test_remembered_grants_are_bounded_and_do_not_outlive_their_policy(monkeypatch):
+    monkeypatch.setattr("claims.policy.MAX_REMEMBERED_GRANTS", 3)
+    policy = Policy(scopes=MISSION.scopes, roles=MISSION.roles)
+    for scope in ["a", "b", "c", "d", "e"]:
+        assert token_grant([scope, "profile:read"], "manager", policy).scopes == {"profile:read"}
+    assert len(policy._grants) == 3
+    # A revision is a new policy: what the manager gets follows it at once.
+    edited = with_role(policy, "manager", ["address:read"])
+    assert token_grant(["profile:read", "address:read"], "manager", policy).scopes == {
+        "profile:read",
+        "address:read",
+    }
+    assert token_grant(["profile:read", "address:read"], "manager", edited).scopes == {"address:read"}
+
+
 @given(policies(), scope_lists)
 def test_granted_claims_groups_exactly_the_readable_claims(policy, scopes):
     grant = grant_for(scopes, policy)
