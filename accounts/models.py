@@ -4,6 +4,7 @@ providers that authenticate clients (the built-in one and external OAuth servers
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import AbstractApplication
@@ -341,9 +342,19 @@ class AuditEvent(models.Model):
     )
     # The client_id as presented, kept even when it matched no client; never a secret.
     client_identifier = models.CharField(max_length=100, blank=True)
-    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Most events have neither a person nor a provider (client_credentials, introspection): the
+    # indexes on these two hold only the events that do (Meta.indexes), so that the others,
+    # written on every token, do not each add an entry to both.
+    user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     provider = models.ForeignKey(
-        Provider, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
+        Provider,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+        db_index=False,
     )
     requested_scope = models.CharField(max_length=500, blank=True)
     granted_scope = models.CharField(max_length=500, blank=True)
@@ -353,6 +364,12 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-occurred_at"]
+        indexes = [
+            models.Index(fields=["user"], name="audit_event_user", condition=Q(user__isnull=False)),
+            models.Index(
+                fields=["provider"], name="audit_event_provider", condition=Q(provider__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.client_identifier} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
