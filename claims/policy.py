@@ -114,7 +114,12 @@ def visible(record: Record, grant: Grant) -> dict[str, dict[str, object]]:
     for category, values in record.items():
         names = readable.get(category)
         if names:
-            kept = {name: value for name, value in values.items() if name in names}
+            # A category the grant reads whole (the API builds records from readable claims
+            # only) is copied as it is; a list page filters 50 records per request.
+            if values.keys() <= names:
+                kept = dict(values)
+            else:
+                kept = {name: value for name, value in values.items() if name in names}
             if kept:
                 shown[category] = kept
     return shown

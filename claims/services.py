@@ -1,5 +1,7 @@
 """Writes of the claims app."""
 
+from functools import lru_cache
+
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -7,7 +9,9 @@ from claims.demo_data import demo_customers
 from claims.models import Customer
 from claims.selectors import customer_columns, customer_from_row, customer_get, customer_total_forget
 from claims.serializers import customer_values_rules
-from tokensvc.direct_sql import fetch_all
+from tokensvc.direct_sql import database, datetime_param, fetch_all
+
+UPDATED_AT = Customer._meta.get_field("updated_at")
 
 
 @transaction.atomic
@@ -44,6 +48,18 @@ def customer_create(*, values: dict[str, object]) -> Customer:
     return customer
 
 
+@lru_cache(maxsize=256)
+def _update_sql(names: tuple[str, ...], *, versioned: bool, vendor: str) -> str:
+    """The UPDATE of `names` (field names), once per set of fields written: a PATCH writes one
+    of few such sets, and building the text cost as much as the values' preparation."""
+    quote = connection.ops.quote_name
+    assignments = [f"{quote(Customer._meta.get_field(name).column)} = %s" for name in names]
+    assignments += [f"{quote('version')} = {quote('version')} + 1", f"{quote(UPDATED_AT.column)} = %s"]
+    table = quote(Customer._meta.db_table)
+    sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {quote('id')} = %s"  # noqa: S608  (names from the model)
+    return f"{sql} AND {quote('version')} = %s" if versioned else sql
+
+
 def _update_statement(changes: dict[str, object], *, customer_id: int, expected_version: int | None):
     """The one UPDATE that checks the version, writes the changes, bumps the version and
     returns the row as written.
@@ -52,18 +68,12 @@ def _update_statement(changes: dict[str, object], *, customer_id: int, expected_
     database spent running it, and cannot return the row; each value still goes through its
     field's `get_db_prep_save`, exactly as the ORM would send it.
     """
-    quote = connection.ops.quote_name
-    fields = [Customer._meta.get_field(name) for name in changes]
-    updated_at = Customer._meta.get_field("updated_at")
-    assignments = [f"{quote(field.column)} = %s" for field in fields]
-    assignments += [f"{quote('version')} = {quote('version')} + 1", f"{quote(updated_at.column)} = %s"]
-    params = [field.get_db_prep_save(changes[field.name], connection) for field in fields]
-    params.append(updated_at.get_db_prep_save(timezone.now(), connection))
-    table = quote(Customer._meta.db_table)
-    sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {quote('id')} = %s"  # noqa: S608  (names from the model)
-    params.append(customer_id)
+    db = database()
+    names = tuple(changes)
+    sql = _update_sql(names, versioned=expected_version is not None, vendor=db.vendor)
+    params = [Customer._meta.get_field(name).get_db_prep_save(changes[name], db) for name in names]
+    params += [datetime_param(timezone.now(), db), customer_id]
     if expected_version is not None:
-        sql += f" AND {quote('version')} = %s"
         params.append(expected_version)
     return sql, params
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import orjson
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -278,8 +278,11 @@ class CustomerListView(APIView):
 
     @staticmethod
     def _link(request: Request, direction: str, customer_id: int) -> str:
-        query = request.query_params.copy()
-        query.pop("page", None)
+        # A shallow copy: QueryDict.copy() deep-copies every key and value, all of them strings.
+        query = QueryDict(mutable=True)
+        for key, values in request.query_params.lists():
+            if key != "page":
+                query.setlist(key, values)
         query["cursor"] = cursor_encode(direction, customer_id)
         return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
 

@@ -153,6 +153,28 @@ def test_every_readable_claim_present_in_the_record_is_visible(policy, scopes, r
             assert (f"{category}.{name}" in grant.readable) == (name in shown.get(category, {}))
 
 
+@given(policies(), scope_lists, st.data())
+def test_a_record_of_readable_claims_only_is_shown_whole_in_copies(policy, scopes, data):
+    # The API's own case: records built from the readable claims, extra claims or not.
+    grant = grant_for(scopes, policy)
+    record: dict[str, dict[str, object]] = {}
+    for claim in sorted(grant.readable):
+        category, _, name = claim.partition(".")
+        record.setdefault(category, {})[name] = data.draw(values)
+    if data.draw(st.booleans()):
+        category = data.draw(st.sampled_from(["profile", "address", "banking", "other"]))
+        record.setdefault(category, {})[data.draw(names)] = "extra"
+    shown = visible(record, grant)
+    assert shown == {
+        category: kept
+        for category, claims in record.items()
+        if (kept := {n: v for n, v in claims.items() if f"{category}.{n}" in grant.readable})
+    }
+    for category, claims in shown.items():
+        claims["injected"] = True
+        assert "injected" not in record[category], "the record itself is never handed out"
+
+
 @given(policies(), scope_lists, records)
 def test_filtering_twice_equals_filtering_once(policy, scopes, record):
     grant = grant_for(scopes, policy)
