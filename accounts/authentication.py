@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import unquote_plus
 
-from django.contrib.auth.hashers import check_password
 from django.utils import timezone
 
 from accounts.credentials import keyed_hash
+from accounts.hashers import secret_matches
 from accounts.models import ApiKey, Client, Provider
 from claims.models import PolicyRevision
 from tokensvc.rows import RowReader, Statement
@@ -217,17 +217,17 @@ def client_verify(
     client = found if found is not None and found.client_id == presented.client_id else None
     client = client or client_find(presented.client_id, api_key=api_key, along=along)
     if client is None:
-        check_password(presented.client_secret or "", _NO_CLIENT_SECRET)
+        secret_matches(presented.client_secret or "", _NO_CLIENT_SECRET)
         raise ClientRefused("unknown client_id")
     if is_external(client):
         # Its secret lives at its provider; only the token endpoint forwards it there. The
         # dummy check keeps this refusal as slow as a wrong secret.
-        check_password(presented.client_secret or "", _NO_CLIENT_SECRET)
+        secret_matches(presented.client_secret or "", _NO_CLIENT_SECRET)
         raise ClientRefused("the client belongs to an external provider", client)
     if client.client_type == Client.CLIENT_CONFIDENTIAL:
         if presented.client_secret is None:
             raise ClientRefused("confidential client sent no secret", client)
-        if not check_password(presented.client_secret, client.client_secret):
+        if not secret_matches(presented.client_secret, client.client_secret):
             raise ClientRefused("wrong client secret", client)
     elif presented.client_secret is not None:
         raise ClientRefused("public client sent a secret", client)
