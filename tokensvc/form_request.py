@@ -3,11 +3,14 @@
 The token, revocation and introspection endpoints take `application/x-www-form-urlencoded`
 only (RFC 6749 §3.2, RFC 7009 §2.1, RFC 7662 §2.1), each parameter at most once (§3.1). Django
 and oauthlib would silently keep the last of repeated parameters, read a JSON body as empty,
-and replace undecodable bytes; here each of these is a clean `invalid_request`.
+and replace undecodable bytes; here each of these is a clean `invalid_request`. What passes
+is what Django's own form parsing would accept too (charset, number of fields), so the grants
+that read the checked form and those that DOT runs from `request.POST` refuse the same bodies.
 """
 
 from urllib.parse import parse_qsl
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
@@ -26,8 +29,8 @@ def form_params(request: HttpRequest) -> dict[str, str]:
     """The parameters of a form-encoded POST body, or OAuthError saying what is wrong."""
     if request.content_type != FORM_CONTENT_TYPE:
         raise _invalid(f"The request body must be {FORM_CONTENT_TYPE}.", status=400)
-    charset = request.content_params.get("charset", "utf-8").lower()
-    if charset not in ("utf-8", "utf8"):
+    # "utf-8" only, as Django's own form parsing takes it (the one name IANA registers).
+    if request.content_params.get("charset", "utf-8").lower() != "utf-8":
         raise _invalid("The request body must be encoded in UTF-8.")
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -48,6 +51,9 @@ def form_params(request: HttpRequest) -> dict[str, str]:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError):
         raise _invalid("The request body is not valid UTF-8 form encoding.") from None
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    if limit is not None and len(pairs) > limit:
+        raise _invalid(f"The request body has more than {limit} parameters.")
     params: dict[str, str] = {}
     for name, value in pairs:
         if "\x00" in name or "\x00" in value:

@@ -253,12 +253,26 @@ def test_repeated_parameter_is_invalid_request(oauth_call, live_token, endpoint)
         ),
         ("text/plain", b"grant_type=client_credentials"),
         ("application/x-www-form-urlencoded; charset=latin-1", b"grant_type=client_credentials"),
+        # Not a registered name of UTF-8, and refused by Django's form parsing.
+        ("application/x-www-form-urlencoded; charset=utf8", b"grant_type=client_credentials"),
         ("", b"grant_type=client_credentials"),
     ],
-    ids=["json", "json-10-deep", "json-5000-deep", "multipart", "text", "latin-1", "no-content-type"],
+    ids=["json", "json-10-deep", "json-5000-deep", "multipart", "text", "latin-1", "utf8", "no-content-type"],
 )
 def test_other_body_formats_are_invalid_request(oauth_call, endpoint, content_type, body):
     assert assert_oauth_error(oauth_call(endpoint, body, content_type), 400)["error"] == "invalid_request"
+
+
+@OAUTH_ENDPOINTS
+def test_more_fields_than_django_parses_are_invalid_request(oauth_call, live_token, endpoint, settings):
+    # Under the size limit, over DATA_UPLOAD_MAX_NUMBER_FIELDS: refused by every endpoint and
+    # grant alike, whether it reads our checked form or Django's request.POST.
+    extra = "&".join(f"f{index}=" for index in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS))
+    body = f"{form_for(endpoint, live_token)}&{extra}".encode()
+    assert len(body) < 8 * 1024
+    response = oauth_call(endpoint, body)
+    assert assert_oauth_error(response, 400)["error"] == "invalid_request"
+    assert "parameters" in response.json()["error_description"]
 
 
 @OAUTH_ENDPOINTS
