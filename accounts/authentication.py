@@ -7,7 +7,7 @@ whatever the reason, so a caller never learns which of the three credentials was
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import unquote_plus
 
@@ -43,7 +43,7 @@ class PresentedCredentials:
     """What a request offered as client authentication."""
 
     client_id: str
-    client_secret: str | None
+    client_secret: str | None = field(repr=False)
     method: str  # "client_secret_basic", "client_secret_post" or "none"
 
 

@@ -34,8 +34,10 @@ class Policy:
     role_names: Mapping[int, str] = field(default_factory=dict)  # role id -> name
     # What tokens get under this policy, by (token scopes, role): a policy never changes (a new
     # revision is a new Policy), so a grant worked out once holds for every later request.
-    # Bounded, as the scope sets of external providers' tokens are theirs to choose.
-    _grants: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    # Bounded all the same: the memory of a long-lived policy must not depend on its callers.
+    _grants: dict[tuple[frozenset[str], str | None], "Grant"] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def role_scopes(self, role: str | None) -> frozenset[str]:
         """The scopes a role holds now, limited to scopes that exist."""

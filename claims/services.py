@@ -51,7 +51,8 @@ def customer_create(*, values: dict[str, object]) -> Customer:
 @lru_cache(maxsize=256)
 def _update_sql(names: tuple[str, ...], *, versioned: bool, vendor: str) -> str:
     """The UPDATE of `names` (field names), once per set of fields written: a PATCH writes one
-    of few such sets, and building the text cost as much as the values' preparation."""
+    of few such sets, and building the text cost as much as the values' preparation. The
+    database's vendor is part of the key because the quoting is the connection's."""
     quote = connection.ops.quote_name
     assignments = [f"{quote(Customer._meta.get_field(name).column)} = %s" for name in names]
     assignments += [f"{quote('version')} = {quote('version')} + 1", f"{quote(UPDATED_AT.column)} = %s"]

@@ -34,7 +34,7 @@ from claims.records import (
     record_of,
     stored_values,
 )
-from claims.renderers import json_response
+from claims.renderers import api_response
 from claims.selectors import (
     MAX_ID,
     SortKey,
@@ -267,7 +267,7 @@ class CustomerListView(APIView):
             rows, has_previous, has_next = rows[:page_size], after is not None or page_number > 1, more
         if not rows and page_number > 1:
             raise exceptions.NotFound("There is no such page.")
-        return json_response(
+        return api_response(
             {
                 "count": customer_count(**searched),
                 "next": self._link(request, "after", rows[-1]["id"]) if has_next and rows else None,
@@ -279,7 +279,7 @@ class CustomerListView(APIView):
     @staticmethod
     def _link(request: Request, direction: str, customer_id: int) -> str:
         # A shallow copy: QueryDict.copy() deep-copies every key and value, all of them strings.
-        query = QueryDict(mutable=True)
+        query = QueryDict(mutable=True, encoding=request.query_params.encoding)
         for key, values in request.query_params.lists():
             if key != "page":
                 query.setlist(key, values)
@@ -301,7 +301,7 @@ class CustomerListView(APIView):
         except exceptions.ValidationError as error:
             raise as_claim_errors(error, caller) from None
         url = reverse("customer-detail", kwargs={"customer_id": customer.pk})
-        return json_response(
+        return api_response(
             present(stored_values(customer), caller),
             status=status.HTTP_201_CREATED,
             headers={"Location": url, "ETag": etag(customer)},
@@ -328,7 +328,7 @@ class CustomerDetailView(APIView):
     )
     def get(self, request: Request, customer_id: int) -> HttpResponse:
         customer = self._customer(customer_id, request.auth.along)
-        return json_response(present(stored_values(customer), request.auth), headers={"ETag": etag(customer)})
+        return api_response(present(stored_values(customer), request.auth), headers={"ETag": etag(customer)})
 
     @extend_schema(
         operation_id="customers_update",
@@ -351,7 +351,7 @@ class CustomerDetailView(APIView):
         except (exceptions.APIException, RequestDataTooBig):
             self._customer(customer_id)
             raise
-        return json_response(present(stored_values(customer), caller), headers={"ETag": etag(customer)})
+        return api_response(present(stored_values(customer), caller), headers={"ETag": etag(customer)})
 
     @staticmethod
     def _update(request: Request, caller: Caller, customer_id: int) -> Customer:

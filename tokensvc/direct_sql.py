@@ -39,9 +39,9 @@ def datetime_param(value: datetime, db: BaseDatabaseWrapper) -> object:
     gives. On SQLite that is the naive time in the connection's zone as text; done here without
     the backend's generic checks (expressions, settings, naive values), which cost more than
     the conversion on the token path, where three are written per token."""
-    if db.vendor == "sqlite":
+    if db.vendor == "sqlite" and value.tzinfo is not None and db.timezone is not None:
         return str(value.astimezone(db.timezone).replace(tzinfo=None))
-    return db.ops.adapt_datetimefield_value(value)
+    return db.ops.adapt_datetimefield_value(value)  # and what Django does with a naive one
 
 
 @lru_cache(maxsize=512)

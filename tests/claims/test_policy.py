@@ -217,10 +217,19 @@ def test_grant_only_comes_from_scopes_the_role_holds_and_that_exist(policy, role
 
 @given(policies(), st.one_of(st.none(), names), scope_lists, scope_lists)
 def test_a_remembered_grant_is_the_one_worked_out_afresh(policy, role, scopes, other_scopes):
-    first = token_grant(scopes, role, policy)
-    token_grant(other_scopes, role, policy)
-    again = token_grant(reversed(scopes), role, policy)
-    assert first == again == grant_for(effective_scopes(scopes, role, policy), policy)
+    for held_by in (role, None, *policy.roles):  # the same scopes held by other roles
+        for asked in (scopes, other_scopes, list(reversed(scopes))):
+            fresh = grant_for(effective_scopes(asked, held_by, policy), policy)
+            assert token_grant(asked, held_by, policy) == fresh
+            assert token_grant(asked, held_by, policy) == fresh  # remembered the second time
+
+
+def test_the_same_scopes_grant_what_each_role_holds():
+    policy = Policy(scopes=MISSION.scopes, roles=MISSION.roles)
+    asked = ["profile:read", "address:read", "basic:read"]
+    assert token_grant(asked, "manager", policy).scopes == {"profile:read", "address:read"}
+    assert token_grant(asked, "viewer", policy).scopes == {"basic:read"}
+    assert token_grant(asked, None, policy).scopes == set()
 
 
 def test_remembered_grants_are_bounded_and_do_not_outlive_their_policy(monkeypatch):
