@@ -8,6 +8,12 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from auditlog.registry import auditlog
+        from django.db.backends.signals import connection_created
+
+        from tokensvc.wal_checkpoints import on_connection_created
+
+        # The service's database plumbing (tokensvc) has no app of its own to connect it.
+        connection_created.connect(on_connection_created, dispatch_uid="wal-checkpoints")
 
         from accounts.models import ApiKey, Client, PersonRole, Provider, ProviderRoleMapping, Role, User
 
