@@ -2,6 +2,7 @@
 
 import sqlite3
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -76,6 +77,8 @@ def test_the_thread_keeps_the_wal_short_under_writes(tmp_path):
         if _wal_frames(writer) < 50:
             break
     assert _wal_frames(writer) < 50
+    writer.close()
+    Path(path).unlink()  # the thread ends with its database
 
 
 @pytest.mark.parametrize(
