@@ -4,9 +4,9 @@ by a thread of each process.
 Under a steady write load some other thread is always reading inside the WAL, so SQLite never
 starts it over by itself: it grew to 90 MB within 8 s of tokens, and once it was past
 `wal_autocheckpoint` every commit tried a checkpoint of its own, reading back the frames it had
-just written and syncing both files (19 reads and half a sync per token; the kernel's flushing
-took a quarter of the server's core on top of the worker's own time). A RESTART checkpoint
-waits, briefly, for readers to leave the WAL; after it, the next writer starts the WAL over.
+just written and syncing both files (half a sync per token). A RESTART checkpoint waits,
+briefly, for readers to leave the WAL; after it, the next writer starts the WAL over. Traced
+over 4 s of tokens: 0.03 syncs per token instead of 0.50 (README, Performance).
 
 SQLITE_CHECKPOINT_SECONDS sets the interval; 0 leaves checkpoints to SQLite alone (e.g. under
 a replication tool that runs its own, such as Litestream).
