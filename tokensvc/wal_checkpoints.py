@@ -18,6 +18,8 @@ import sqlite3
 import threading
 import time
 
+from django.conf import settings
+
 log = logging.getLogger(__name__)
 
 # How long a checkpoint waits for the current writer and for readers still in the WAL. New
@@ -35,7 +37,11 @@ def checkpoint(connection: sqlite3.Connection) -> tuple[int, int, int]:
 
 
 def _run(path: str, interval: float) -> None:
-    connection = sqlite3.connect(path, timeout=WAIT_SECONDS, isolation_level=None)
+    try:
+        connection = sqlite3.connect(path, timeout=WAIT_SECONDS, isolation_level=None)
+    except sqlite3.Error as error:
+        log.warning("WAL checkpoints not run: %s", error)
+        return
     failing = False
     while True:
         time.sleep(interval)
@@ -51,9 +57,11 @@ def _run(path: str, interval: float) -> None:
 
 
 def is_file_database(settings_dict: dict) -> bool:
-    """Whether a SQLite connection's settings name a database file (not an in-memory one)."""
+    """Whether a SQLite connection's settings name a database file by its path. In-memory
+    databases have no WAL; a `file:` URI (which Django also takes) is left to SQLite's own
+    rule rather than opened here with options that may not be its own."""
     name = str(settings_dict.get("NAME") or "")
-    return bool(name) and name != ":memory:" and "mode=memory" not in name
+    return bool(name) and name != ":memory:" and not name.startswith("file:")
 
 
 def start_wal_checkpoints(path: str, interval: float) -> bool:
@@ -71,8 +79,6 @@ def start_wal_checkpoints(path: str, interval: float) -> bool:
 def on_connection_created(sender, connection, **kwargs) -> None:
     """`connection_created` receiver: the first SQLite file connection of a process starts the
     thread (gunicorn's workers fork before they connect, so each worker has its own)."""
-    from django.conf import settings
-
     interval = settings.SQLITE_CHECKPOINT_SECONDS
     if connection.vendor == "sqlite" and interval and is_file_database(connection.settings_dict):
         start_wal_checkpoints(str(connection.settings_dict["NAME"]), interval)

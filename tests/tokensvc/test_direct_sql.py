@@ -188,6 +188,7 @@ def test_a_datetime_parameter_is_what_the_backend_would_store(value):
     assert datetime_param(value, connection) == connection.ops.adapt_datetimefield_value(value)
 
 
+@sqlite_adaptation
 def test_a_naive_datetime_is_left_to_the_backend():
     naive = datetime(2026, 12, 3, 17, 0, 0)
     assert datetime_param(naive, connection) == connection.ops.adapt_datetimefield_value(naive)

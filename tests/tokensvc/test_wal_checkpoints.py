@@ -87,6 +87,7 @@ def test_the_thread_keeps_the_wal_short_under_writes(tmp_path):
         ("/srv/tokens/db.sqlite3", True),
         (":memory:", False),
         ("file:memorydb_default?mode=memory&cache=shared", False),
+        ("file:/srv/tokens/db.sqlite3?mode=rwc", False),
         ("", False),
     ],
 )
