@@ -1,10 +1,12 @@
 """Failed client authentications are limited per client_id and per address, before verifying."""
 
 import base64
+import os
 import threading
 from urllib.parse import urlencode
 
 import pytest
+from django.conf import settings as django_settings
 
 from accounts import authentication
 from accounts.throttling import TooManyFailures, authentication_slot
@@ -180,3 +182,24 @@ def test_a_success_has_given_its_slot_back_before_the_next_attempt(client, make_
         assert post_token(client, cid, issued.client_secret, issued.api_key).status_code == 200
     assert post_token(client, cid, "wrong", issued.api_key).status_code == 401
     assert post_token(client, cid, issued.client_secret, issued.api_key).status_code == 429
+
+
+@pytest.mark.skipif(
+    not django_settings.REDIS_URL, reason="needs Redis (REDIS_URL): without it each process counts for itself"
+)
+def test_each_thread_and_each_forked_process_has_its_own_redis_connection(monkeypatch):
+    from accounts import throttling
+
+    def connection_of_this_thread():
+        return throttling._scripts()[0].registered_client.connection
+
+    mine = connection_of_this_thread()
+    assert connection_of_this_thread() is mine  # kept for the thread's next attempt
+    others = []
+    thread = threading.Thread(target=lambda: others.append(connection_of_this_thread()))
+    thread.start()
+    thread.join()
+    assert others[0] is not mine
+    real_pid = os.getpid()
+    monkeypatch.setattr(throttling.os, "getpid", lambda: real_pid + 1)  # as in a forked worker
+    assert connection_of_this_thread() is not mine
