@@ -55,22 +55,29 @@ return 0
 _per_thread = threading.local()
 
 
+def _forget_connections() -> None:
+    """In a forked child: its threads open their own connections, never the parent's sockets."""
+    global _per_thread  # replaced whole: a thread-local cannot be cleared for every thread
+    _per_thread = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_connections)
+
+
 def _scripts() -> tuple[redis.client.Script, redis.client.Script]:
     """The Lua scripts, over this thread's connection to Redis (RedisError when it is down).
 
     Each thread runs them over a connection of its own: a client taking one from a shared pool
-    locks the pool and polls the socket on every call, a fifth of what a call costs here. Kept
-    per process too, since a forked worker must not share its parent's socket.
+    locks the pool and polls the socket on every call, a fifth of what a call costs here.
     """
     url = settings.REDIS_URL
-    owner = (url, os.getpid())
     found = getattr(_per_thread, "scripts", None)
-    if found is None or found[0] != owner:
+    if found is None or found[0] != url:
         client = redis.Redis.from_url(
             url, socket_connect_timeout=1, socket_timeout=1, single_connection_client=True
         )
         found = _per_thread.scripts = (
-            owner,
+            url,
             client.register_script(_RESERVE),
             client.register_script(_RELEASE),
         )

@@ -187,7 +187,7 @@ def test_a_success_has_given_its_slot_back_before_the_next_attempt(client, make_
 @pytest.mark.skipif(
     not django_settings.REDIS_URL, reason="needs Redis (REDIS_URL): without it each process counts for itself"
 )
-def test_each_thread_and_each_forked_process_has_its_own_redis_connection(monkeypatch):
+def test_each_thread_and_each_forked_process_has_its_own_redis_connection():
     from accounts import throttling
 
     def connection_of_this_thread():
@@ -200,6 +200,12 @@ def test_each_thread_and_each_forked_process_has_its_own_redis_connection(monkey
     thread.start()
     thread.join()
     assert others[0] is not mine
-    real_pid = os.getpid()
-    monkeypatch.setattr(throttling.os, "getpid", lambda: real_pid + 1)  # as in a forked worker
-    assert connection_of_this_thread() is not mine
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child answers whether it would reuse its parent's connection, then exits
+        os.write(write, b"reused" if getattr(throttling._per_thread, "scripts", None) else b"own")
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read, 16) == b"own"
+    os.close(read)
+    os.close(write)
