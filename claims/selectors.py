@@ -47,6 +47,12 @@ def policy_build() -> Policy:
     return Policy(scopes=scopes, roles=roles, attributes=attributes, role_names=role_names)
 
 
+def policy_cached_revision() -> int | None:
+    """The revision of the policy this process built last (None before the first)."""
+    cached = _cached
+    return None if cached is None else cached[0]
+
+
 def policy_get(*, revision: int | None = None) -> Policy:
     """The current policy: rebuilt only when the revision moved since this process built it.
 

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from accounts import verified_clients
 from accounts.models import Role
 from accounts.services import IssuedClient, client_create
 
@@ -15,6 +16,15 @@ def _own_cache_namespace(settings):
     caches = {name: {**config} for name, config in settings.CACHES.items()}
     caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
     settings.CACHES = caches
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_clients():
+    """Clients verified by one test are not kept for the next (accounts.verified_clients): each
+    test's first token is decided from the database, as on a fresh process."""
+    verified_clients.forget_all()
+    yield
+    verified_clients.forget_all()
 
 
 # A valid German IBAN (checksum and length), used wherever a customer needs one.

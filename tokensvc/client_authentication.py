@@ -12,6 +12,7 @@ from accounts.authentication import (
 )
 from accounts.models import Client
 from accounts.throttling import authentication_slot
+from accounts.verified_clients import StaleClient
 from tokensvc.attempts import current_attempt, source_ip
 from tokensvc.errors import INVALID_CLIENT_DESCRIPTION, OAuthError, OAuthErrorCode
 
@@ -27,19 +28,26 @@ def request_credentials(request: HttpRequest, params: dict[str, str]) -> Present
 
 
 def confidential_client(
-    request: HttpRequest, presented: PresentedCredentials, found: Client | None = None
+    request: HttpRequest, presented: PresentedCredentials, found: Client | None = None, *, kept: bool = False
 ) -> Client:
     """The client proven by its secret and API key; `401 invalid_client` otherwise, and
     TooManyFailures (the view's 429) before any verification once its limit is reached.
-    `found` is the client already looked up for this client_id, if any."""
+    `found` is the client already looked up for this client_id, if any; `kept` says it was
+    not read for this request but kept from an earlier one (accounts.verified_clients), which
+    may prove the client but not refuse it: StaleClient then, with the attempt's slot given back."""
     attempt = current_attempt()
     attempt.client_identifier = presented.client_id
+    slot = None
     try:
         if presented.method == "none":
             raise ClientRefused("no client secret", found)
         slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
         client = client_verify(presented, api_key=request.META.get(API_KEY_META), found=found)
     except ClientRefused as refused:
+        if kept:
+            if slot is not None:
+                slot.release()  # the attempt is made again, from the database, with a slot of its own
+            raise StaleClient from None
         attempt.client = refused.client
         raise OAuthError(
             OAuthErrorCode.INVALID_CLIENT, INVALID_CLIENT_DESCRIPTION, status=401, reason=refused.reason

@@ -14,8 +14,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
+from accounts import verified_clients
 from accounts.authentication import PresentedCredentials
 from accounts.models import AuditEvent, Client
+from accounts.verified_clients import StaleClient
 from claims.policy import granted_claims
 from claims.selectors import policy_get
 from tokensvc.attempts import current_attempt
@@ -33,22 +35,34 @@ def handles(params: dict[str, str]) -> bool:
 
 
 def issued_token(
-    request: HttpRequest, params: dict[str, str], presented: PresentedCredentials, found: Client | None
+    request: HttpRequest,
+    params: dict[str, str],
+    presented: PresentedCredentials,
+    found: Client | None,
+    *,
+    kept: bool = False,
 ) -> dict:
     """The token response for one of our clients (`params`: the request's checked form), or
-    OAuthError (nothing stored then)."""
+    OAuthError (nothing stored then). With `kept`, `found` comes from accounts.verified_clients:
+    StaleClient, and nothing stored, unless it proves the client and the database still holds
+    what it was verified on."""
     attempt = current_attempt()
-    client = confidential_client(request, presented, found)
-    if client.authorization_grant_type != Client.GRANT_CLIENT_CREDENTIALS:
-        raise OAuthError(
-            OAuthErrorCode.UNAUTHORIZED_CLIENT,
-            "This client may not use this grant type.",
-            reason="client not registered for client_credentials",
-        )
-    # The revision was read with the client row: no query of its own.
-    policy = policy_get(revision=getattr(client, "policy_revision", None))
-    role = policy.role_names.get(client.role_id)
-    grant = requested_grant(params, policy.role_scopes(role), role, policy)
+    client = confidential_client(request, presented, found, kept=kept)
+    try:
+        if client.authorization_grant_type != Client.GRANT_CLIENT_CREDENTIALS:
+            raise OAuthError(
+                OAuthErrorCode.UNAUTHORIZED_CLIENT,
+                "This client may not use this grant type.",
+                reason="client not registered for client_credentials",
+            )
+        # The revision was read with the client row: no query of its own.
+        policy = policy_get(revision=getattr(client, "policy_revision", None))
+        role = policy.role_names.get(client.role_id)
+        grant = requested_grant(params, policy.role_scopes(role), role, policy)
+    except OAuthError:
+        if kept:
+            raise StaleClient from None
+        raise
 
     lifetime = oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
     scope = " ".join(sorted(grant.scopes))
@@ -60,7 +74,12 @@ def issued_token(
         user_id=None,
         scope=scope,
         expires=timezone.now() + timedelta(seconds=lifetime),
+        condition=verified_clients.unchanged_condition(client) if kept else None,
     )
+    if raw is None:
+        raise StaleClient
+    if not kept:
+        verified_clients.remember(client)
     return {
         "access_token": raw,
         "expires_in": lifetime,

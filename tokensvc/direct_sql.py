@@ -93,10 +93,10 @@ def fetch_all(sql: str, params: Sequence, db: BaseDatabaseWrapper | None = None)
         return cursor.fetchall()
 
 
-def execute(sql: str, params: Sequence, db: BaseDatabaseWrapper | None = None) -> None:
-    """Run a statement that returns nothing."""
-    with _executed(db or database(), sql, params):
-        pass
+def execute(sql: str, params: Sequence, db: BaseDatabaseWrapper | None = None) -> int:
+    """Run a statement that returns no rows; the number of rows it wrote."""
+    with _executed(db or database(), sql, params) as cursor:
+        return cursor.rowcount
 
 
 @contextmanager

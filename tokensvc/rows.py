@@ -218,3 +218,40 @@ def statements_run_together(statements: list[Statement]) -> None:
     with transaction_atomic(db):
         for statement in statements:
             execute(statement.sql, statement.params, db)
+
+
+def _insert_where(statement: Statement, condition: str) -> str:
+    """A one-row `INSERT INTO t (...) VALUES (...)` made to insert only where `condition` (SQL)
+    holds: `INSERT INTO t (...) SELECT ... WHERE condition`."""
+    head, values, rest = statement.sql.partition(" VALUES (")
+    if not values or not rest.endswith(")") or "VALUES (" in rest:
+        raise ValueError(f"not a one-row INSERT ... VALUES: {statement.sql}")
+    return f"{head} SELECT {rest[:-1]} WHERE {condition}"
+
+
+def statements_run_if(condition: Statement, statements: list[Statement]) -> bool:
+    """Run one-row INSERTs as `statements_run_together` does, provided the SQL condition
+    `condition` holds in the database as they are written; whether they were.
+
+    The condition is checked by the statement that writes the first row (the others are written
+    only if it was), so nothing can change what it checked in between: on PostgreSQL within
+    that one statement's snapshot, on SQLite under the write lock the transaction holds.
+    """
+    db = database()
+    first, *rest = statements
+    guarded = Statement(_insert_where(first, condition.sql), [*first.params, *condition.params])
+    if db.vendor == "postgresql":
+        if not rest:
+            return execute(guarded.sql, guarded.params, db) > 0
+        written = "EXISTS (SELECT 1 FROM w0)"
+        ctes = [f"w0 AS ({guarded.sql} RETURNING 1)"]
+        ctes += [f"w{index} AS ({_insert_where(s, written)})" for index, s in enumerate(rest[:-1], 1)]
+        params = [param for statement in (guarded, *rest) for param in statement.params]
+        sql = f"WITH {', '.join(ctes)} {_insert_where(rest[-1], written)}"
+        return execute(sql, params, db) > 0
+    with transaction_atomic(db):
+        if not execute(guarded.sql, guarded.params, db):
+            return False
+        for statement in rest:
+            execute(statement.sql, statement.params, db)
+    return True

@@ -15,7 +15,7 @@ from accounts.models import AuditEvent
 from tokensvc.attempts import Attempt, attempt_statement
 from tokensvc.direct_sql import database, datetime_param
 from tokensvc.oauth import new_token
-from tokensvc.rows import Statement, statements_run_together
+from tokensvc.rows import Statement, statements_run_if, statements_run_together
 from tokensvc.selectors import token_checksum
 
 AccessToken = get_access_token_model()
@@ -88,10 +88,12 @@ def access_token_issue(
     user_id: int | None,
     scope: str,
     expires: datetime,
-) -> str:
+    condition: Statement | None = None,
+) -> str | None:
     """A new access token for `scope`, stored with the audit event of `attempt`, which records
     that scope as granted: both are written or neither is. Returns the token's value, which
-    exists only in the caller's hands.
+    exists only in the caller's hands; None when `condition` (SQL) did not hold as the rows
+    were to be written, and nothing was.
 
     DOT's storage rule (RFC 9700: only the checksum is kept, unless plain storage is configured)
     is applied to a bare holder, so the row is one plain INSERT: no signal listens on tokens.
@@ -108,6 +110,10 @@ def access_token_issue(
         expires=expires,
     )
     attempt.granted_scope = scope
-    statements_run_together([token_row, attempt_statement(attempt, request, action=action)])
+    rows = [token_row, attempt_statement(attempt, request, action=action)]
+    if condition is None:
+        statements_run_together(rows)
+    elif not statements_run_if(condition, rows):
+        return None
     attempt.recorded = True
     return raw

@@ -1,12 +1,15 @@
 """The OAuth endpoints: thin wrappers that check the raw request, let DOT/oauthlib run the
 protocol (or our introspection), shape the answer and record one audit event."""
 
+import dataclasses
+
 import orjson
 from django.http import HttpRequest, HttpResponse
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot_views
 
+from accounts import verified_clients
 from accounts.authentication import (
     API_KEY_META,
     ClientRefused,
@@ -18,6 +21,7 @@ from accounts.authentication import (
 )
 from accounts.models import AuditEvent, Client
 from accounts.throttling import TooManyFailures, authentication_slot
+from accounts.verified_clients import StaleClient
 from tokensvc import client_credentials, token_exchange
 from tokensvc.attempts import Attempt, attempt_context, attempt_record, current_attempt, source_ip
 from tokensvc.client_authentication import request_credentials
@@ -166,6 +170,10 @@ class TokenView(_OAuthlibEndpoint, dot_views.TokenView):
         if grant_type == "client_credentials":
             presented = _presented(request, params)
             if presented is not None:
+                if client_credentials.handles(params):
+                    answer = _issued_by_kept_client(request, params, presented)
+                    if answer is not None:
+                        return _as_oauthlib_answer(answer)
                 client = client_find(presented.client_id, api_key=request.META.get(API_KEY_META))
                 if client is not None and is_external(client):
                     return _as_oauthlib_answer(forwarded_token(request, params, presented, client))
@@ -176,6 +184,24 @@ class TokenView(_OAuthlibEndpoint, dot_views.TokenView):
                 # Handed on to our validator, so the client row is still read once.
                 current_attempt().found_client = client
         return self.create_token_response(request)
+
+
+def _issued_by_kept_client(
+    request: HttpRequest, params: dict[str, str], presented: PresentedCredentials
+) -> dict | None:
+    """The token response, if the client's rows kept from an earlier token decide it (see
+    accounts.verified_clients); None to decide it from the database, the attempt untouched."""
+    kept = verified_clients.recall(presented.client_id, request.META.get(API_KEY_META))
+    if kept is None:
+        return None
+    attempt = current_attempt()
+    before = dataclasses.replace(attempt)
+    try:
+        return client_credentials.issued_token(request, params, presented, kept, kept=True)
+    except StaleClient:
+        verified_clients.forget(presented.client_id)
+        attempt.__dict__.update(before.__dict__)
+        return None
 
 
 def _presented(request: HttpRequest, params: dict[str, str]) -> PresentedCredentials | None:

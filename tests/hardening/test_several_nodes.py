@@ -4,13 +4,16 @@ import pytest
 import requests
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
 
-from accounts.models import Role
+from accounts.models import ApiKey, Role
 from accounts.services import client_create
 from claims.models import Customer, Scope
 from tests.hardening.servers import production_env, start_gunicorn, stop
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+AccessToken = get_access_token_model()
 
 
 @pytest.fixture
@@ -79,3 +82,30 @@ def test_two_nodes_share_tokens_revocation_policy_and_limits(nodes):
         for node in (one, two, one, two)
     ]
     assert statuses == [401, 401, 401, 429]
+
+
+def test_a_credential_change_is_seen_by_the_next_token_request_on_every_node(nodes):
+    """Each worker keeps a client it has verified (accounts.verified_clients); a change made
+    anywhere, here straight in the database, still decides the very next request everywhere."""
+    issued = client_create(name="crm", role=Role.objects.get(name="manager"))
+
+    def tokens(api_key: str) -> list[int]:
+        return [
+            requests.post(
+                f"{node}/oauth/token/",
+                data={"grant_type": "client_credentials"},
+                auth=(issued.client.client_id, issued.client_secret),
+                headers={"X-API-Key": api_key},
+                timeout=10,
+            ).status_code
+            for node in nodes
+            for _ in range(8)  # both workers of each node, all but surely
+        ]
+
+    assert set(tokens(issued.api_key)) == {200}
+    ApiKey.objects.filter(client=issued.client).update(revoked_at=timezone.now())
+    # 401 until the limit of 3 failures, then 429: never a token.
+    refused = tokens(issued.api_key)
+    assert refused[:3] == [401, 401, 401]
+    assert set(refused) <= {401, 429}
+    assert AccessToken.objects.filter(application=issued.client).count() == 16

@@ -1,0 +1,116 @@
+"""Clients this process has verified on the token endpoint, kept for their next tokens.
+
+A client_credentials token needs the client's row, its API key's and the policy revision: one
+read per token, on PostgreSQL a round trip. Once a client has been verified from the database
+and got its token, those rows are kept here. The client's next token is verified against them
+in Python and written by a statement that also checks, in the database, that nothing they were
+verified on has changed (`unchanged_condition`): the stored secret, the client's type, grant,
+state, role and provider, the presented API key (not revoked, not expired) and the policy
+revision. A change made by any process and any kind of write (the admin, a management command,
+`QuerySet.update()`, SQL by hand) makes that statement write nothing; the entry is dropped and
+the request is decided again from the database.
+
+Only a success is decided from here. A request that the kept rows would refuse is decided again
+from the database too (`StaleClient`), so no refusal ever rests on them.
+"""
+
+import threading
+
+from django.utils import timezone
+
+from accounts.credentials import keyed_hash
+from accounts.models import ApiKey, Client, Provider
+from claims.models import PolicyRevision
+from claims.selectors import policy_cached_revision
+from tokensvc.direct_sql import database, datetime_param
+from tokensvc.rows import Statement
+
+# Enough for every integration of a deployment; past it the oldest entry makes room.
+MAX_CLIENTS = 1024
+
+_clients: dict[str, Client] = {}
+_lock = threading.Lock()
+
+
+class StaleClient(Exception):
+    """The kept rows of a client did not decide the request: decide it from the database."""
+
+
+def remember(client: Client) -> None:
+    """Keep a client that was just verified from the database (by `client_find` with its API
+    key) and issued a client_credentials token."""
+    if (
+        getattr(client, "provider_kind", None) != Provider.Kind.BUILTIN
+        or client.client_type != Client.CLIENT_CONFIDENTIAL
+        or client.authorization_grant_type != Client.GRANT_CLIENT_CREDENTIALS
+        or getattr(client, "policy_revision", None) is None
+        or (client.requires_api_key and getattr(getattr(client, "key_lookup", None), "key", None) is None)
+    ):
+        return
+    with _lock:
+        _clients.pop(client.client_id, None)
+        while len(_clients) >= MAX_CLIENTS:
+            del _clients[next(iter(_clients))]
+        _clients[client.client_id] = client
+
+
+def recall(client_id: str, api_key: str | None) -> Client | None:
+    """The kept client with this client_id, if it was kept with this API key (the one its
+    token's INSERT will check), and unless this process has since built a policy of another
+    revision than the one it was read with (one of the two is out of date)."""
+    client = _clients.get(client_id)
+    if client is None:
+        return None
+    if client.requires_api_key and (not api_key or keyed_hash(api_key) != client.key_lookup.key_hash):
+        return None
+    built = policy_cached_revision()
+    if built is not None and built != client.policy_revision:
+        forget(client_id)
+        return None
+    return client
+
+
+def forget(client_id: str) -> None:
+    with _lock:
+        _clients.pop(client_id, None)
+
+
+def forget_all() -> None:
+    with _lock:
+        _clients.clear()
+
+
+def unchanged_condition(client: Client) -> Statement:
+    """SQL that holds while the database still has what `client` was verified on (see the
+    module's docstring), for the statement that writes its token to check.
+
+    One lookup by key per row, each in a condition of its own: the same rows in one joined
+    subquery cost SQLite six times as much.
+    """
+    sql = (
+        f"EXISTS (SELECT 1 FROM {Client._meta.db_table} WHERE id = %s AND client_secret = %s"  # noqa: S608
+        " AND client_type = %s AND authorization_grant_type = %s AND is_active = %s"
+        " AND requires_api_key = %s AND role_id = %s AND provider_id = %s)"
+        f" AND EXISTS (SELECT 1 FROM {Provider._meta.db_table} WHERE id = %s AND kind = %s)"
+        f" AND COALESCE((SELECT tag FROM {PolicyRevision._meta.db_table} WHERE id = 1), 0) = %s"
+    )
+    params = [
+        client.pk,
+        client.client_secret,
+        client.client_type,
+        client.authorization_grant_type,
+        True,
+        client.requires_api_key,
+        client.role_id,
+        client.provider_id,
+        client.provider_id,
+        str(Provider.Kind.BUILTIN),
+        client.policy_revision,
+    ]
+    if client.requires_api_key:
+        sql += (
+            f" AND EXISTS (SELECT 1 FROM {ApiKey._meta.db_table} WHERE key_hash = %s AND client_id = %s"  # noqa: S608
+            " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > %s))"
+        )
+        params += [client.key_lookup.key_hash, client.pk, datetime_param(timezone.now(), database())]
+    return Statement(sql, params)

@@ -1,0 +1,304 @@
+"""A client's next tokens come from the rows kept at its first (accounts.verified_clients), and
+any change to what it was verified on, however it is written, is seen by the very next request."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
+
+from accounts import verified_clients
+from accounts.credentials import keyed_hash
+from accounts.models import ApiKey, AuditEvent, Client, Provider, Role
+from accounts.services import api_key_issue, client_secret_rotate
+from claims.models import PolicyRevision, Scope
+from tests.tokensvc.test_brute_force import post_token
+from tokensvc.attempts import Attempt
+from tokensvc.rows import statements_run_if
+from tokensvc.token_store import access_token_statement
+
+AccessToken = get_access_token_model()
+
+
+def token(client, issued, *, secret=None, api_key=None):
+    return post_token(
+        client, issued.client.client_id, secret or issued.client_secret, api_key or issued.api_key
+    )
+
+
+def kept(client, issued) -> Client:
+    """`issued` after its first token: verified and kept by this process."""
+    assert token(client, issued).status_code == 200
+    found = verified_clients.recall(issued.client.client_id, issued.api_key)
+    assert found is not None
+    return found
+
+
+def events(issued, action) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(client_identifier=issued.client.client_id, action=action))
+
+
+@pytest.mark.django_db
+def test_the_next_token_is_issued_from_the_kept_rows_and_audited_once(client, make_client):
+    issued = make_client("admin")
+    first = token(client, issued).json()
+    assert verified_clients.recall(issued.client.client_id, issued.api_key) is not None
+    second = token(client, issued).json()
+    assert second["scope"] == first["scope"]
+    assert second["granted_claims"] == first["granted_claims"]
+    assert second["access_token"] != first["access_token"]
+    assert AccessToken.objects.filter(application=issued.client).count() == 2
+    issued_events = events(issued, AuditEvent.Action.TOKEN_ISSUED)
+    assert len(issued_events) == 2
+    assert {event.granted_scope for event in issued_events} == {first["scope"]}
+
+
+# Each changes, behind the kept client's back, something it was verified on, the way an
+# officer, a command or another process may: by QuerySet.update(), which sends no signal.
+def _revoke_key(issued):
+    ApiKey.objects.filter(client=issued.client).update(revoked_at=timezone.now())
+
+
+def _expire_key(issued):
+    ApiKey.objects.filter(client=issued.client).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+
+def _delete_key(issued):
+    ApiKey.objects.filter(client=issued.client).delete()
+
+
+def _disable(issued):
+    Client.objects.filter(pk=issued.client.pk).update(is_active=False)
+
+
+def _make_public(issued):
+    Client.objects.filter(pk=issued.client.pk).update(client_type=Client.CLIENT_PUBLIC)
+
+
+def _other_grant(issued):
+    Client.objects.filter(pk=issued.client.pk).update(
+        authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE
+    )
+
+
+def _new_secret_hash(issued):
+    Client.objects.filter(pk=issued.client.pk).update(client_secret="keyed_sha256$x$" + "0" * 64)
+
+
+def _no_key_needed(issued):
+    Client.objects.filter(pk=issued.client.pk).update(requires_api_key=False)
+
+
+def _other_role(issued):
+    Client.objects.filter(pk=issued.client.pk).update(role=Role.objects.get(name="viewer"))
+
+
+def _external_provider(issued):
+    provider = Provider.objects.create(
+        name="idp", kind=Provider.Kind.KEYCLOAK, issuer="https://idp.example.com/realms/x"
+    )
+    Client.objects.filter(pk=issued.client.pk).update(provider=provider)
+
+
+def _policy_changed(issued):
+    PolicyRevision.objects.update_or_create(id=1, defaults={"tag": 424242})
+
+
+CHANGES = [
+    _revoke_key,
+    _expire_key,
+    _delete_key,
+    _disable,
+    _make_public,
+    _other_grant,
+    _new_secret_hash,
+    _no_key_needed,
+    _other_role,
+    _external_provider,
+    _policy_changed,
+]
+
+
+def _guarded_token_row(kept_client: Client) -> bool:
+    row = access_token_statement(
+        stored_token="",
+        checksum="c" * 64,
+        application_id=kept_client.pk,
+        user_id=None,
+        scope="basic:read",
+        expires=timezone.now() + timedelta(hours=1),
+    )
+    return statements_run_if(verified_clients.unchanged_condition(kept_client), [row])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", CHANGES, ids=lambda change: change.__name__.strip("_"))
+def test_the_kept_rows_write_nothing_once_what_they_were_verified_on_changed(client, make_client, change):
+    issued = make_client("admin")
+    kept_client = kept(client, issued)
+    before = AccessToken.objects.count()
+    assert _guarded_token_row(kept_client)  # as long as nothing changed, it writes
+    assert AccessToken.objects.count() == before + 1
+    change(issued)
+    assert not _guarded_token_row(kept_client)
+    assert AccessToken.objects.count() == before + 1
+
+
+@pytest.mark.django_db
+def test_a_refused_condition_writes_no_row_of_the_ones_run_with_it(client, make_client):
+    issued = make_client("admin")
+    kept_client = kept(client, issued)
+    _disable(issued)
+    row = access_token_statement(
+        stored_token="",
+        checksum="d" * 64,
+        application_id=kept_client.pk,
+        user_id=None,
+        scope="basic:read",
+        expires=timezone.now() + timedelta(hours=1),
+    )
+    from django.test import RequestFactory
+
+    from tokensvc.attempts import attempt_statement
+
+    event = attempt_statement(
+        Attempt(client=kept_client), RequestFactory().post("/"), action=AuditEvent.Action.TOKEN_ISSUED
+    )
+    before = (AccessToken.objects.count(), AuditEvent.objects.count())
+    assert not statements_run_if(verified_clients.unchanged_condition(kept_client), [row, event])
+    assert (AccessToken.objects.count(), AuditEvent.objects.count()) == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_revoke_key, "API key revoked"),
+        (_expire_key, "API key expired"),
+        (_delete_key, "API key unknown or of another client"),
+        (_disable, "client disabled"),
+        (_new_secret_hash, "wrong client secret"),
+    ],
+    ids=lambda value: getattr(value, "__name__", "").strip("_") or None,
+)
+def test_a_change_refuses_the_very_next_request_with_the_reason_from_the_database(
+    client, make_client, change, reason
+):
+    issued = make_client("admin")
+    kept(client, issued)
+    tokens = AccessToken.objects.count()
+    change(issued)
+    response = token(client, issued)
+    assert response.status_code == 401, response.content
+    assert response.json()["error"] == "invalid_client"
+    assert AccessToken.objects.count() == tokens
+    [refused] = events(issued, AuditEvent.Action.TOKEN_REFUSED)
+    assert refused.reason == reason
+    assert refused.granted_scope == ""
+    assert len(events(issued, AuditEvent.Action.TOKEN_ISSUED)) == 1
+    assert verified_clients.recall(issued.client.client_id, issued.api_key) is None
+
+
+@pytest.mark.django_db
+def test_a_rotated_secret_works_at_once_and_the_old_one_is_refused(client, make_client):
+    issued = make_client("admin")
+    kept(client, issued)
+    new_secret = client_secret_rotate(client=Client.objects.get(pk=issued.client.pk))
+    assert token(client, issued, secret=new_secret).status_code == 200
+    assert token(client, issued).status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_new_api_key_works_beside_the_kept_one(client, make_client):
+    issued = make_client("admin")
+    kept(client, issued)
+    _, fresh = api_key_issue(client=issued.client)
+    assert token(client, issued, api_key=fresh).status_code == 200
+    assert token(client, issued).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_role_or_policy_change_is_in_the_next_token(client, make_client):
+    issued = make_client("admin")
+    kept(client, issued)
+    _other_role(issued)
+    assert token(client, issued).json()["scope"] == "basic:read"
+    # A policy edit as the admin makes it (signals move the revision).
+    Role.objects.get(name="viewer").scopes.add(Scope.objects.get(name="profile:read"))
+    assert token(client, issued).json()["scope"] == "basic:read profile:read"
+
+
+@pytest.mark.django_db
+def test_a_wrong_secret_is_decided_from_the_database_and_counted_once(client, make_client):
+    issued = make_client("manager")
+    kept(client, issued)
+    cid = issued.client.client_id
+    for _ in range(9):
+        assert post_token(client, cid, "wrong", issued.api_key).status_code == 401
+    # Nine failures of a limit of ten (tests.tokensvc.test_brute_force): one more is allowed.
+    assert token(client, issued).status_code == 200
+    assert post_token(client, cid, "wrong", issued.api_key).status_code == 401
+    assert token(client, issued).status_code == 429
+    reasons = [event.reason for event in events(issued, AuditEvent.Action.TOKEN_REFUSED)]
+    assert sorted(reasons) == ["too many failed authentications"] + ["wrong client secret"] * 10
+
+
+@pytest.fixture
+def built_policy(monkeypatch):
+    """The revision of the policy this process built last: 0 (see `recall`)."""
+    monkeypatch.setattr(verified_clients, "policy_cached_revision", lambda: 0)
+
+
+@pytest.mark.usefixtures("built_policy")
+def test_a_process_keeps_a_bounded_number_of_clients(monkeypatch):
+    monkeypatch.setattr(verified_clients, "MAX_CLIENTS", 3)
+
+    def client(number: int) -> Client:
+        found = Client(
+            client_id=f"c{number}",
+            provider_id=1,  # given, so that building it reads no default from the database
+            client_type=Client.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Client.GRANT_CLIENT_CREDENTIALS,
+            requires_api_key=False,
+        )
+        found.provider_kind, found.policy_revision = Provider.Kind.BUILTIN, 0
+        return found
+
+    for number in range(5):
+        verified_clients.remember(client(number))
+    kept_ids = [f"c{number}" for number in range(5) if verified_clients.recall(f"c{number}", None)]
+    assert kept_ids == ["c2", "c3", "c4"]
+
+
+@pytest.mark.usefixtures("built_policy")
+def test_only_clients_that_this_path_can_decide_are_kept():
+    def client(**changes) -> Client:
+        found = Client(
+            client_id="c",
+            provider_id=1,
+            client_type=Client.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Client.GRANT_CLIENT_CREDENTIALS,
+            requires_api_key=True,
+        )
+        found.provider_kind, found.policy_revision = Provider.Kind.BUILTIN, 0
+        found.key_lookup = type("Lookup", (), {"key_hash": keyed_hash("tk_key"), "key": ApiKey()})()
+        for name, value in changes.items():
+            setattr(found, name, value)
+        return found
+
+    refused = [
+        client(provider_kind=Provider.Kind.KEYCLOAK),
+        client(client_type=Client.CLIENT_PUBLIC),
+        client(authorization_grant_type=Client.GRANT_AUTHORIZATION_CODE),
+        client(policy_revision=None),
+        client(key_lookup=None),
+        client(policy_revision=7),  # read under another revision than the policy built since
+    ]
+    for found in refused:
+        verified_clients.remember(found)
+        assert verified_clients.recall("c", "tk_key") is None
+    verified_clients.remember(client())
+    assert verified_clients.recall("c", "tk_key") is not None
+    # Only with the API key it was kept with: another one is checked by the database.
+    assert verified_clients.recall("c", "tk_other") is None
+    assert verified_clients.recall("c", None) is None
