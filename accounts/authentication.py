@@ -206,13 +206,15 @@ def client_verify(
     api_key: str | None,
     found: Client | None = None,
     along: Statement | None = None,
+    record_use: bool = True,
 ) -> Client:
     """The client these credentials prove, or ClientRefused.
 
     Confidential clients must prove their secret; public clients (browser apps using PKCE)
     have none and must not send one. `found` is the client already looked up for this
     client_id, if any, to spare a second query. Otherwise `along` is a read for the lookup to
-    run in the same statement (`client_find`).
+    run in the same statement (`client_find`). Without `record_use`, the caller records the
+    use (`note_use`) itself, if and when it is one.
     """
     client = found if found is not None and found.client_id == presented.client_id else None
     client = client or client_find(presented.client_id, api_key=api_key, along=along)
@@ -234,5 +236,6 @@ def client_verify(
     if not client.is_active:
         raise ClientRefused("client disabled", client)
     key = api_key_check(client, api_key)
-    note_use(client, key)
+    if record_use:
+        note_use(client, key)
     return client

@@ -4,14 +4,16 @@ A client_credentials token needs the client's row, its API key's and the policy 
 read per token, on PostgreSQL a round trip. Once a client has been verified from the database
 and got its token, those rows are kept here. The client's next token is verified against them
 in Python and written by a statement that also checks, in the database, that nothing they were
-verified on has changed (`unchanged_condition`): the stored secret, the client's type, grant,
+verified on has changed (`unchanged_condition`): the client_id, the stored secret, the client's type, grant,
 state, role and provider, the presented API key (not revoked, not expired) and the policy
 revision. A change made by any process and any kind of write (the admin, a management command,
 `QuerySet.update()`, SQL by hand) makes that statement write nothing; the entry is dropped and
 the request is decided again from the database.
 
 Only a success is decided from here. A request that the kept rows would refuse is decided again
-from the database too (`StaleClient`), so no refusal ever rests on them.
+from the database, within the same brute-force slot (tokensvc.client_authentication), so no
+refusal, and no audit reason, ever rests on them; nor is a use recorded before the token is
+written.
 """
 
 import threading
@@ -36,7 +38,7 @@ class StaleClient(Exception):
     """The kept rows of a client did not decide the request: decide it from the database."""
 
 
-def remember(client: Client) -> None:
+def client_keep(client: Client) -> None:
     """Keep a client that was just verified from the database (by `client_find` with its API
     key) and issued a client_credentials token."""
     if (
@@ -54,7 +56,7 @@ def remember(client: Client) -> None:
         _clients[client.client_id] = client
 
 
-def recall(client_id: str, api_key: str | None) -> Client | None:
+def client_recall(client_id: str, api_key: str | None) -> Client | None:
     """The kept client with this client_id, if it was kept with this API key (the one its
     token's INSERT will check), and unless this process has since built a policy of another
     revision than the one it was read with (one of the two is out of date)."""
@@ -65,17 +67,19 @@ def recall(client_id: str, api_key: str | None) -> Client | None:
         return None
     built = policy_cached_revision()
     if built is not None and built != client.policy_revision:
-        forget(client_id)
+        client_forget(client_id)
         return None
     return client
 
 
-def forget(client_id: str) -> None:
+def client_forget(client_id: str) -> None:
+    """Drop the kept rows of this client_id, if any."""
     with _lock:
         _clients.pop(client_id, None)
 
 
-def forget_all() -> None:
+def clients_forget_all() -> None:
+    """Drop every kept client (tests start each from an empty process)."""
     with _lock:
         _clients.clear()
 
@@ -88,7 +92,8 @@ def unchanged_condition(client: Client) -> Statement:
     subquery cost SQLite six times as much.
     """
     sql = (
-        f"EXISTS (SELECT 1 FROM {Client._meta.db_table} WHERE id = %s AND client_secret = %s"  # noqa: S608
+        f"EXISTS (SELECT 1 FROM {Client._meta.db_table} WHERE id = %s AND client_id = %s"  # noqa: S608
+        " AND client_secret = %s"
         " AND client_type = %s AND authorization_grant_type = %s AND is_active = %s"
         " AND requires_api_key = %s AND role_id = %s AND provider_id = %s)"
         f" AND EXISTS (SELECT 1 FROM {Provider._meta.db_table} WHERE id = %s AND kind = %s)"
@@ -96,6 +101,7 @@ def unchanged_condition(client: Client) -> Statement:
     )
     params = [
         client.pk,
+        client.client_id,
         client.client_secret,
         client.client_type,
         client.authorization_grant_type,

@@ -22,9 +22,9 @@ def _own_cache_namespace(settings):
 def _no_kept_clients():
     """Clients verified by one test are not kept for the next (accounts.verified_clients): each
     test's first token is decided from the database, as on a fresh process."""
-    verified_clients.forget_all()
+    verified_clients.clients_forget_all()
     yield
-    verified_clients.forget_all()
+    verified_clients.clients_forget_all()
 
 
 # A valid German IBAN (checksum and length), used wherever a customer needs one.

@@ -73,7 +73,7 @@ def test_token_endpoint_reads_once_and_writes_token_and_audit_event_together(cli
     """A client's first token in this process: read, verified, written."""
     issued = make_client("admin")
     assert token_request(client, issued).status_code == 200  # builds this process's policy cache
-    verified_clients.forget_all()  # as in a process that has not seen the client yet
+    verified_clients.clients_forget_all()  # as in a process that has not seen the client yet
     response, statements = sent(lambda: token_request(client, issued))
     assert response.status_code == 200, response.content
     done = work(statements)

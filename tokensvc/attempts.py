@@ -5,6 +5,7 @@ back to the view; a context variable carries the outcome (which client, which sc
 was refused) from the validator to the view, which records it once per request.
 """
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,6 +34,14 @@ class Attempt:
     found_client: Client | None = None
     # Set once the event is stored; a grant may store it itself, in its own transaction.
     recorded: bool = False
+
+    def copy(self) -> "Attempt":
+        return dataclasses.replace(self)
+
+    def restore(self, earlier: "Attempt") -> None:
+        """Back to what `earlier` (a `copy()`) held: a try that decided nothing leaves no trace."""
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, getattr(earlier, field.name))
 
     def refuse(self, reason: str, client: Client | None = None) -> None:
         """Note why the request fails; the first reason is the one that counts."""

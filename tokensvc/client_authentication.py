@@ -7,8 +7,10 @@ from accounts.authentication import (
     API_KEY_META,
     ClientRefused,
     PresentedCredentials,
+    client_find,
     client_verify,
     credentials_presented,
+    is_external,
 )
 from accounts.models import Client
 from accounts.throttling import authentication_slot
@@ -32,22 +34,32 @@ def confidential_client(
 ) -> Client:
     """The client proven by its secret and API key; `401 invalid_client` otherwise, and
     TooManyFailures (the view's 429) before any verification once its limit is reached.
-    `found` is the client already looked up for this client_id, if any; `kept` says it was
-    not read for this request but kept from an earlier one (accounts.verified_clients), which
-    may prove the client but not refuse it: StaleClient then, with the attempt's slot given back."""
+    `found` is the client already looked up for this client_id, if any.
+
+    With `kept`, `found` was not read for this request but kept from an earlier one
+    (accounts.verified_clients). It may prove the client (then returned as it is, its use not
+    yet recorded: the caller records it once the token is written), but never refuse it: the
+    client is then read and verified again from the database, under the same brute-force
+    slot, and the client returned is the one read. StaleClient (slot given back) if the client
+    read belongs to an external provider now, whose grant is not this one."""
     attempt = current_attempt()
     attempt.client_identifier = presented.client_id
-    slot = None
+    api_key = request.META.get(API_KEY_META)
     try:
         if presented.method == "none":
             raise ClientRefused("no client secret", found)
         slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
-        client = client_verify(presented, api_key=request.META.get(API_KEY_META), found=found)
+        try:
+            client = client_verify(presented, api_key=api_key, found=found, record_use=not kept)
+        except ClientRefused:
+            if not kept:
+                raise
+            read = client_find(presented.client_id, api_key=api_key)
+            if read is not None and is_external(read):
+                slot.release()
+                raise StaleClient from None
+            client = client_verify(presented, api_key=api_key, found=read)
     except ClientRefused as refused:
-        if kept:
-            if slot is not None:
-                slot.release()  # the attempt is made again, from the database, with a slot of its own
-            raise StaleClient from None
         attempt.client = refused.client
         raise OAuthError(
             OAuthErrorCode.INVALID_CLIENT, INVALID_CLIENT_DESCRIPTION, status=401, reason=refused.reason

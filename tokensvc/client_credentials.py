@@ -15,7 +15,7 @@ from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
 from accounts import verified_clients
-from accounts.authentication import PresentedCredentials
+from accounts.authentication import PresentedCredentials, note_use
 from accounts.models import AuditEvent, Client
 from accounts.verified_clients import StaleClient
 from claims.policy import granted_claims
@@ -43,11 +43,13 @@ def issued_token(
     kept: bool = False,
 ) -> dict:
     """The token response for one of our clients (`params`: the request's checked form), or
-    OAuthError (nothing stored then). With `kept`, `found` comes from accounts.verified_clients:
-    StaleClient, and nothing stored, unless it proves the client and the database still holds
-    what it was verified on."""
+    OAuthError (nothing stored then). With `kept`, `found` comes from accounts.verified_clients
+    (see `confidential_client`); a token issued on its word is written only if the database
+    still holds what it was verified on, and StaleClient (nothing stored) otherwise, or if
+    the request would fail on its word after it proved the client."""
     attempt = current_attempt()
     client = confidential_client(request, presented, found, kept=kept)
+    from_kept = kept and client is found
     try:
         if client.authorization_grant_type != Client.GRANT_CLIENT_CREDENTIALS:
             raise OAuthError(
@@ -60,7 +62,7 @@ def issued_token(
         role = policy.role_names.get(client.role_id)
         grant = requested_grant(params, policy.role_scopes(role), role, policy)
     except OAuthError:
-        if kept:
+        if from_kept:
             raise StaleClient from None
         raise
 
@@ -74,12 +76,14 @@ def issued_token(
         user_id=None,
         scope=scope,
         expires=timezone.now() + timedelta(seconds=lifetime),
-        condition=verified_clients.unchanged_condition(client) if kept else None,
+        condition=verified_clients.unchanged_condition(client) if from_kept else None,
     )
     if raw is None:
         raise StaleClient
-    if not kept:
-        verified_clients.remember(client)
+    if from_kept:
+        note_use(client, client.key_lookup.key if client.requires_api_key else None)
+    else:
+        verified_clients.client_keep(client)
     return {
         "access_token": raw,
         "expires_in": lifetime,

@@ -1,8 +1,6 @@
 """The OAuth endpoints: thin wrappers that check the raw request, let DOT/oauthlib run the
 protocol (or our introspection), shape the answer and record one audit event."""
 
-import dataclasses
-
 import orjson
 from django.http import HttpRequest, HttpResponse
 from django.views import View
@@ -191,16 +189,18 @@ def _issued_by_kept_client(
 ) -> dict | None:
     """The token response, if the client's rows kept from an earlier token decide it (see
     accounts.verified_clients); None to decide it from the database, the attempt untouched."""
-    kept = verified_clients.recall(presented.client_id, request.META.get(API_KEY_META))
+    if presented.client_secret is None:
+        return None
+    kept = verified_clients.client_recall(presented.client_id, request.META.get(API_KEY_META))
     if kept is None:
         return None
     attempt = current_attempt()
-    before = dataclasses.replace(attempt)
+    before = attempt.copy()
     try:
         return client_credentials.issued_token(request, params, presented, kept, kept=True)
     except StaleClient:
-        verified_clients.forget(presented.client_id)
-        attempt.__dict__.update(before.__dict__)
+        verified_clients.client_forget(presented.client_id)
+        attempt.restore(before)
         return None
 
 

@@ -4,6 +4,8 @@ any change to what it was verified on, however it is written, is seen by the ver
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
@@ -11,8 +13,10 @@ from accounts import verified_clients
 from accounts.credentials import keyed_hash
 from accounts.models import ApiKey, AuditEvent, Client, Provider, Role
 from accounts.services import api_key_issue, client_secret_rotate
+from accounts.throttling import authentication_slot
 from claims.models import PolicyRevision, Scope
 from tests.tokensvc.test_brute_force import post_token
+from tokensvc import client_authentication
 from tokensvc.attempts import Attempt
 from tokensvc.rows import statements_run_if
 from tokensvc.token_store import access_token_statement
@@ -29,7 +33,7 @@ def token(client, issued, *, secret=None, api_key=None):
 def kept(client, issued) -> Client:
     """`issued` after its first token: verified and kept by this process."""
     assert token(client, issued).status_code == 200
-    found = verified_clients.recall(issued.client.client_id, issued.api_key)
+    found = verified_clients.client_recall(issued.client.client_id, issued.api_key)
     assert found is not None
     return found
 
@@ -42,8 +46,12 @@ def events(issued, action) -> list[AuditEvent]:
 def test_the_next_token_is_issued_from_the_kept_rows_and_audited_once(client, make_client):
     issued = make_client("admin")
     first = token(client, issued).json()
-    assert verified_clients.recall(issued.client.client_id, issued.api_key) is not None
-    second = token(client, issued).json()
+    assert verified_clients.client_recall(issued.client.client_id, issued.api_key) is not None
+    with CaptureQueriesContext(connection) as captured:
+        second = token(client, issued).json()
+    # Not read again: no statement but the token's and its event's INSERTs reads the client.
+    reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    assert reads == []
     assert second["scope"] == first["scope"]
     assert second["granted_claims"] == first["granted_claims"]
     assert second["access_token"] != first["access_token"]
@@ -100,6 +108,10 @@ def _external_provider(issued):
     Client.objects.filter(pk=issued.client.pk).update(provider=provider)
 
 
+def _rename_client_id(issued):
+    Client.objects.filter(pk=issued.client.pk).update(client_id="renamed-" + issued.client.client_id[:20])
+
+
 def _policy_changed(issued):
     PolicyRevision.objects.update_or_create(id=1, defaults={"tag": 424242})
 
@@ -115,6 +127,7 @@ CHANGES = [
     _no_key_needed,
     _other_role,
     _external_provider,
+    _rename_client_id,
     _policy_changed,
 ]
 
@@ -178,6 +191,7 @@ def test_a_refused_condition_writes_no_row_of_the_ones_run_with_it(client, make_
         (_delete_key, "API key unknown or of another client"),
         (_disable, "client disabled"),
         (_new_secret_hash, "wrong client secret"),
+        (_rename_client_id, "unknown client_id"),
     ],
     ids=lambda value: getattr(value, "__name__", "").strip("_") or None,
 )
@@ -196,7 +210,7 @@ def test_a_change_refuses_the_very_next_request_with_the_reason_from_the_databas
     assert refused.reason == reason
     assert refused.granted_scope == ""
     assert len(events(issued, AuditEvent.Action.TOKEN_ISSUED)) == 1
-    assert verified_clients.recall(issued.client.client_id, issued.api_key) is None
+    assert verified_clients.client_recall(issued.client.client_id, issued.api_key) is None
 
 
 @pytest.mark.django_db
@@ -229,13 +243,62 @@ def test_a_role_or_policy_change_is_in_the_next_token(client, make_client):
 
 
 @pytest.mark.django_db
-def test_a_wrong_secret_is_decided_from_the_database_and_counted_once(client, make_client):
+def test_a_refused_request_records_no_use(client, make_client):
+    issued = make_client("admin")
+    kept_client = kept(client, issued)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    # Last used an hour ago, in the database and in the kept rows: a use now would be written.
+    Client.objects.filter(pk=issued.client.pk).update(last_used_at=an_hour_ago)
+    ApiKey.objects.filter(client=issued.client).update(last_used_at=an_hour_ago)
+    kept_client.last_used_at = kept_client.key_lookup.key.last_used_at = an_hour_ago
+    _revoke_key(issued)
+    assert token(client, issued).status_code == 401
+    assert Client.objects.get(pk=issued.client.pk).last_used_at == an_hour_ago
+    assert ApiKey.objects.get(client=issued.client).last_used_at == an_hour_ago
+
+
+@pytest.mark.django_db
+def test_a_use_from_the_kept_rows_is_recorded_to_the_minute(client, make_client):
+    issued = make_client("admin")
+    kept(client, issued)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    # Another node wrote it long ago; this one's kept rows still say so too.
+    verified_clients.client_recall(issued.client.client_id, issued.api_key).last_used_at = an_hour_ago
+    assert token(client, issued).status_code == 200
+    assert Client.objects.get(pk=issued.client.pk).last_used_at > an_hour_ago
+
+
+@pytest.mark.django_db
+def test_a_wrong_guess_at_a_kept_client_takes_one_slot_and_keeps_it(client, make_client, monkeypatch):
+    issued = make_client("admin")
+    kept(client, issued)
+    taken, given_back = [], []
+
+    def counted_slot(**where):
+        slot = authentication_slot(**where)
+        taken.append(where)
+        release = slot.release
+        slot.release = lambda: (given_back.append(where), release())[1]
+        return slot
+
+    monkeypatch.setattr(client_authentication, "authentication_slot", counted_slot)
+    assert token(client, issued, secret="wrong").status_code == 401
+    assert (len(taken), len(given_back)) == (1, 0)
+    assert verified_clients.client_recall(issued.client.client_id, issued.api_key) is not None
+    assert token(client, issued).status_code == 200
+    assert (len(taken), len(given_back)) == (2, 1)
+
+
+@pytest.mark.django_db
+def test_a_wrong_secret_is_decided_from_the_database_and_counted_once(client, make_client, settings):
+    settings.AUTH_FAILURE_LIMIT_PER_CLIENT = 10
+    settings.AUTH_FAILURE_LIMIT_PER_ADDRESS = 40
     issued = make_client("manager")
     kept(client, issued)
     cid = issued.client.client_id
     for _ in range(9):
         assert post_token(client, cid, "wrong", issued.api_key).status_code == 401
-    # Nine failures of a limit of ten (tests.tokensvc.test_brute_force): one more is allowed.
+    # Nine failures of a limit of ten: one more is allowed.
     assert token(client, issued).status_code == 200
     assert post_token(client, cid, "wrong", issued.api_key).status_code == 401
     assert token(client, issued).status_code == 429
@@ -265,8 +328,8 @@ def test_a_process_keeps_a_bounded_number_of_clients(monkeypatch):
         return found
 
     for number in range(5):
-        verified_clients.remember(client(number))
-    kept_ids = [f"c{number}" for number in range(5) if verified_clients.recall(f"c{number}", None)]
+        verified_clients.client_keep(client(number))
+    kept_ids = [f"c{number}" for number in range(5) if verified_clients.client_recall(f"c{number}", None)]
     assert kept_ids == ["c2", "c3", "c4"]
 
 
@@ -295,10 +358,10 @@ def test_only_clients_that_this_path_can_decide_are_kept():
         client(policy_revision=7),  # read under another revision than the policy built since
     ]
     for found in refused:
-        verified_clients.remember(found)
-        assert verified_clients.recall("c", "tk_key") is None
-    verified_clients.remember(client())
-    assert verified_clients.recall("c", "tk_key") is not None
+        verified_clients.client_keep(found)
+        assert verified_clients.client_recall("c", "tk_key") is None
+    verified_clients.client_keep(client())
+    assert verified_clients.client_recall("c", "tk_key") is not None
     # Only with the API key it was kept with: another one is checked by the database.
-    assert verified_clients.recall("c", "tk_other") is None
-    assert verified_clients.recall("c", None) is None
+    assert verified_clients.client_recall("c", "tk_other") is None
+    assert verified_clients.client_recall("c", None) is None
