@@ -260,12 +260,15 @@ def test_a_refused_request_records_no_use(client, make_client):
 @pytest.mark.django_db
 def test_a_use_from_the_kept_rows_is_recorded_to_the_minute(client, make_client):
     issued = make_client("admin")
-    kept(client, issued)
+    kept_client = kept(client, issued)
     an_hour_ago = timezone.now() - timedelta(hours=1)
-    # Another node wrote it long ago; this one's kept rows still say so too.
-    verified_clients.client_recall(issued.client.client_id, issued.api_key).last_used_at = an_hour_ago
+    # Last used an hour ago, in the database and in the kept rows: this use must be written.
+    Client.objects.filter(pk=issued.client.pk).update(last_used_at=an_hour_ago)
+    ApiKey.objects.filter(client=issued.client).update(last_used_at=an_hour_ago)
+    kept_client.last_used_at = kept_client.key_lookup.key.last_used_at = an_hour_ago
     assert token(client, issued).status_code == 200
     assert Client.objects.get(pk=issued.client.pk).last_used_at > an_hour_ago
+    assert ApiKey.objects.get(client=issued.client).last_used_at > an_hour_ago
 
 
 @pytest.mark.django_db
