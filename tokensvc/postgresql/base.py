@@ -1,4 +1,5 @@
-"""Django's PostgreSQL backend, with a connection health check that costs no round trip.
+"""Django's PostgreSQL backend, with a connection health check that costs no round trip, and
+timestamps decoded by psycopg's C loader (see utc_timestamps).
 
 With CONN_HEALTH_CHECKS, Django checks a reused connection before the first query of every
 request, by sending `SELECT 1` and waiting for the answer: a round trip to the database on
@@ -14,15 +15,25 @@ connection and the request opens a new one. When the connection is not idle, Dja
 check runs.
 """
 
+import datetime
 import select
 
 from django.db.backends.postgresql import base
 from psycopg import pq
 
+from tokensvc.postgresql.utc_timestamps import adapters_with_utc_timestamps, c_loader_available
+
 _READY = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP | select.POLLNVAL
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self) -> dict:
+        params = super().get_connection_params()
+        # Django sets the session's TimeZone to self.timezone_name when it connects.
+        if self.timezone == datetime.UTC and self.timezone_name == "UTC" and c_loader_available():
+            params["context"] = adapters_with_utc_timestamps(params["context"])
+        return params
+
     def is_usable(self) -> bool:
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
