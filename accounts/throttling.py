@@ -6,6 +6,14 @@ is set, else held by the process); only an attempt that got a slot reaches secre
 and a successful one gives its slot back. So N concurrent wrong attempts against a limit of L
 verify at most L secrets, a success never resets what earlier failures used, and other clients
 are unaffected.
+
+One kind of attempt is verified before it asks: a client's next token from the rows this
+process kept at its first (accounts.verified_clients), where verifying is two keyed hashes
+compared in memory. If they prove the client, the attempt is admitted only while both counters
+are below their limits (one read, nothing counted: `authentication_admit`), the same line a
+reservation draws; if they do not, nothing is answered from them and the attempt takes the
+reserving path above. So every answer still passes the limit, and a failure is still counted
+before it is verified against the database.
 Windows are fixed (aligned to the clock), so `Retry-After` is exact.
 """
 
@@ -64,24 +72,30 @@ def _forget_connections() -> None:
 os.register_at_fork(after_in_child=_forget_connections)
 
 
-def _scripts() -> tuple[redis.client.Script, redis.client.Script]:
-    """The Lua scripts, over this thread's connection to Redis (RedisError when it is down).
+@dataclass(frozen=True)
+class _Redis:
+    url: str
+    client: redis.Redis
+    reserve: redis.client.Script
+    release: redis.client.Script
 
-    Each thread runs them over a connection of its own: a client taking one from a shared pool
-    locks the pool and polls the socket on every call, a fifth of what a call costs here.
+
+def _redis() -> _Redis:
+    """This thread's connection to Redis and the Lua scripts over it (RedisError when it is down).
+
+    Each thread has a connection of its own: a client taking one from a shared pool locks the
+    pool and polls the socket on every call, a fifth of what a call costs here.
     """
     url = settings.REDIS_URL
-    found = getattr(_per_thread, "scripts", None)
-    if found is None or found[0] != url:
+    found = getattr(_per_thread, "redis", None)
+    if found is None or found.url != url:
         client = redis.Redis.from_url(
             url, socket_connect_timeout=1, socket_timeout=1, single_connection_client=True
         )
-        found = _per_thread.scripts = (
-            url,
-            client.register_script(_RESERVE),
-            client.register_script(_RELEASE),
+        found = _per_thread.redis = _Redis(
+            url, client, client.register_script(_RESERVE), client.register_script(_RELEASE)
         )
-    return found[1], found[2]
+    return found
 
 
 class _ProcessCounters:
@@ -118,6 +132,13 @@ class _ProcessCounters:
                 del counts[next(iter(counts))]
             return True
 
+    def below(self, buckets: list[tuple[str, int]], bucket: int) -> bool:
+        """Whether every counter is below its limit (a counter of an earlier window is zero)."""
+        with self._lock:
+            if self._bucket is None or bucket > self._bucket:
+                return True
+            return all(self._counts.get(key, 0) < limit for key, limit in buckets)
+
     def release(self, keys: list[str], bucket: int) -> None:
         with self._lock:
             if bucket != self._bucket:
@@ -143,7 +164,7 @@ class Reservation:
             _process_counters.release(self.keys, self.bucket)
             return
         try:
-            _scripts()[1](keys=self.keys)
+            _redis().release(keys=self.keys)
         except redis.RedisError:
             log.warning("rate-limit cache unavailable while releasing a slot")
 
@@ -159,6 +180,15 @@ def _bucket_keys(client_id: str, source_ip: str | None, bucket: int) -> list[tup
     return keys
 
 
+def _counters_now(client_id: str, source_ip: str | None) -> tuple[list[tuple[str, int]], int, int]:
+    """The counters of an attempt made now with their limits, the window's number, and the
+    seconds until the next window."""
+    window = settings.AUTH_FAILURE_WINDOW
+    now = time.time()
+    bucket = int(now // window)
+    return _bucket_keys(client_id, source_ip, bucket), bucket, max(1, int(window - now % window))
+
+
 def authentication_slot(*, client_id: str, source_ip: str | None) -> Reservation:
     """Reserve a verification slot, or TooManyFailures with the seconds until the next window.
 
@@ -166,20 +196,36 @@ def authentication_slot(*, client_id: str, source_ip: str | None) -> Reservation
     values, so the limit protects capacity rather than the secrets, and refusing every client
     while Redis is away would turn a cache outage into a full outage.
     """
-    window = settings.AUTH_FAILURE_WINDOW
-    now = time.time()
-    bucket = int(now // window)
-    buckets = _bucket_keys(client_id, source_ip, bucket)
+    buckets, bucket, retry_after = _counters_now(client_id, source_ip)
     if not settings.REDIS_URL:  # the process counts
         granted = _process_counters.reserve(buckets, bucket)
     else:
         try:
-            granted = _scripts()[0](
-                keys=[key for key, _ in buckets], args=[window + 5, *(limit for _, limit in buckets)]
+            granted = _redis().reserve(
+                keys=[key for key, _ in buckets],
+                args=[settings.AUTH_FAILURE_WINDOW + 5, *(limit for _, limit in buckets)],
             )
         except redis.RedisError:
             log.warning("rate-limit cache unavailable: client authentication not limited")
             return Reservation([], bucket)
     if not granted:
-        raise TooManyFailures(retry_after=max(1, int(window - now % window)))
+        raise TooManyFailures(retry_after)
     return Reservation([key for key, _ in buckets], bucket)
+
+
+def authentication_admit(*, client_id: str, source_ip: str | None) -> None:
+    """For an attempt already verified as a success: TooManyFailures (as `authentication_slot`
+    gives it) once either counter is at its limit; nothing is counted. See the module's note:
+    only for a success decided in memory, never to answer a failure."""
+    buckets, bucket, retry_after = _counters_now(client_id, source_ip)
+    if not settings.REDIS_URL:  # the process counts
+        admitted = _process_counters.below(buckets, bucket)
+    else:
+        try:
+            counts = _redis().client.mget([key for key, _ in buckets])
+        except redis.RedisError:
+            log.warning("rate-limit cache unavailable: client authentication not limited")
+            return
+        admitted = all(int(count or 0) < limit for count, (_, limit) in zip(counts, buckets, strict=True))
+    if not admitted:
+        raise TooManyFailures(retry_after)

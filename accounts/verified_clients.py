@@ -10,10 +10,10 @@ revision. A change made by any process and any kind of write (the admin, a manag
 `QuerySet.update()`, SQL by hand) makes that statement write nothing; the entry is dropped and
 the request is decided again from the database.
 
-Only a success is decided from here. A request that the kept rows would refuse is decided again
-from the database, within the same brute-force slot (tokensvc.client_authentication), so no
-refusal, and no audit reason, ever rests on them; nor is a use recorded before the token is
-written.
+Only a success is decided from here, and only while the client's failure counters are below
+their limits (accounts.throttling). A request that the kept rows would refuse is decided from
+the database, on the path of every other request (a brute-force slot first), so no refusal,
+and no audit reason, ever rests on them; nor is a use recorded before the token is written.
 """
 
 import threading
@@ -36,6 +36,11 @@ _lock = threading.Lock()
 
 class StaleClient(Exception):
     """The kept rows of a client did not decide the request: decide it from the database."""
+
+
+class NotProven(Exception):
+    """The kept rows do not prove the request's client: decide it from the database. The entry
+    stays: anyone who knows a client_id and its API key could send a wrong secret."""
 
 
 def client_keep(client: Client) -> None:

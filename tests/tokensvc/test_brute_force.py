@@ -191,7 +191,7 @@ def test_each_thread_and_each_forked_process_has_its_own_redis_connection():
     from accounts import throttling
 
     def connection_of_this_thread():
-        return throttling._scripts()[0].registered_client.connection
+        return throttling._redis().client.connection
 
     mine = connection_of_this_thread()
     assert connection_of_this_thread() is mine  # kept for the thread's next attempt
@@ -203,7 +203,7 @@ def test_each_thread_and_each_forked_process_has_its_own_redis_connection():
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # the child answers whether it would reuse its parent's connection, then exits
-        os.write(write, b"reused" if getattr(throttling._per_thread, "scripts", None) else b"own")
+        os.write(write, b"reused" if getattr(throttling._per_thread, "redis", None) else b"own")
         os._exit(0)
     os.waitpid(child, 0)
     assert os.read(read, 16) == b"own"

@@ -13,7 +13,7 @@ from accounts import verified_clients
 from accounts.credentials import keyed_hash
 from accounts.models import ApiKey, AuditEvent, Client, Provider, Role
 from accounts.services import api_key_issue, client_secret_rotate
-from accounts.throttling import authentication_slot
+from accounts.throttling import authentication_admit, authentication_slot
 from claims.models import PolicyRevision, Scope
 from tests.tokensvc.test_brute_force import post_token
 from tokensvc import client_authentication
@@ -272,10 +272,10 @@ def test_a_use_from_the_kept_rows_is_recorded_to_the_minute(client, make_client)
 
 
 @pytest.mark.django_db
-def test_a_wrong_guess_at_a_kept_client_takes_one_slot_and_keeps_it(client, make_client, monkeypatch):
+def test_a_wrong_guess_takes_one_slot_and_a_kept_success_takes_none(client, make_client, monkeypatch):
     issued = make_client("admin")
     kept(client, issued)
-    taken, given_back = [], []
+    taken, given_back, admitted = [], [], []
 
     def counted_slot(**where):
         slot = authentication_slot(**where)
@@ -284,12 +284,57 @@ def test_a_wrong_guess_at_a_kept_client_takes_one_slot_and_keeps_it(client, make
         slot.release = lambda: (given_back.append(where), release())[1]
         return slot
 
+    def counted_admit(**where):
+        admitted.append(where)
+        authentication_admit(**where)
+
     monkeypatch.setattr(client_authentication, "authentication_slot", counted_slot)
+    monkeypatch.setattr(client_authentication, "authentication_admit", counted_admit)
     assert token(client, issued, secret="wrong").status_code == 401
-    assert (len(taken), len(given_back)) == (1, 0)
+    assert (len(taken), len(given_back), len(admitted)) == (1, 0, 0)
     assert verified_clients.client_recall(issued.client.client_id, issued.api_key) is not None
+    # Proven by the kept rows: admitted under the limit, nothing reserved or counted.
     assert token(client, issued).status_code == 200
-    assert (len(taken), len(given_back)) == (2, 1)
+    assert (len(taken), len(given_back), len(admitted)) == (1, 0, 1)
+
+
+@pytest.mark.django_db
+def test_a_kept_client_at_its_limit_gets_429_and_no_token(client, make_client, settings):
+    settings.AUTH_FAILURE_LIMIT_PER_CLIENT = 3
+    issued = make_client("manager")
+    kept(client, issued)
+    for _ in range(3):
+        assert token(client, issued, secret="wrong").status_code == 401
+    tokens_before = AccessToken.objects.filter(application=issued.client).count()
+    limited = token(client, issued)
+    assert limited.status_code == 429
+    assert limited.json()["error"] == "temporarily_unavailable"
+    assert 1 <= int(limited["Retry-After"]) <= settings.AUTH_FAILURE_WINDOW
+    assert AccessToken.objects.filter(application=issued.client).count() == tokens_before
+    refused = events(issued, AuditEvent.Action.TOKEN_REFUSED)
+    assert (
+        sorted(event.reason for event in refused)
+        == ["too many failed authentications"] + ["wrong client secret"] * 3
+    )
+    # Still kept: the limit refused the request, not the rows.
+    assert verified_clients.client_recall(issued.client.client_id, issued.api_key) is not None
+
+
+@pytest.mark.django_db
+def test_slots_held_by_attempts_in_flight_count_against_a_kept_success(client, make_client, settings):
+    """A kept success passes the same line a reservation does: failures, and attempts still
+    being verified from the database, up to the limit."""
+    settings.AUTH_FAILURE_LIMIT_PER_CLIENT = 2
+    issued = make_client("manager")
+    kept(client, issued)
+    # Two attempts of the client hold a slot each (their verification from the database is
+    # still running, say): the limit is reached while they are in flight.
+    held = [authentication_slot(client_id=issued.client.client_id, source_ip="127.0.0.1") for _ in range(2)]
+    assert token(client, issued).status_code == 429
+    for slot in held:
+        slot.release()
+    statuses = [token(client, issued).status_code for _ in range(5)]
+    assert statuses == [200] * 5
 
 
 @pytest.mark.django_db
