@@ -47,11 +47,17 @@ _KEYED = KeyedSecretHasher()
 _KEYED_PREFIX = f"{KeyedSecretHasher.algorithm}$"
 
 
+def is_keyed(encoded: str) -> bool:
+    """Whether a stored secret is a keyed hash: checked in microseconds, unlike PBKDF2 and the
+    other hashers Django may have stored older secrets with."""
+    return encoded.startswith(_KEYED_PREFIX)
+
+
 def secret_matches(secret: str, encoded: str) -> bool:
     """`check_password` for client secrets. A keyed hash is checked by its hasher directly:
     Django's dispatch (finding the hasher by name, weighing it against the preferred one for
     an upgrade nobody asked for here) cost as much as the hash itself, on every token. Any
     other stored form goes through Django."""
-    if encoded.startswith(_KEYED_PREFIX):
+    if is_keyed(encoded):
         return _KEYED.verify(secret, encoded)
     return check_password(secret, encoded)

@@ -7,13 +7,13 @@ and a successful one gives its slot back. So N concurrent wrong attempts against
 verify at most L secrets, a success never resets what earlier failures used, and other clients
 are unaffected.
 
-One kind of attempt is verified before it asks: a client's next token from the rows this
-process kept at its first (accounts.verified_clients), where verifying is two keyed hashes
-compared in memory. If they prove the client, the attempt is admitted only while both counters
-are below their limits (one read, nothing counted: `authentication_admit`), the same line a
-reservation draws; if they do not, nothing is answered from them and the attempt takes the
-reserving path above. So every answer still passes the limit, and a failure is still counted
-before it is verified against the database.
+One kind of attempt asks twice, and reserves only if it must: a client's next token from the
+rows this process kept at its first (accounts.verified_clients). It first reads the counters
+(`authentication_admit`: one read, nothing counted, refused at the line a reservation draws),
+so a limited attempt is refused before any secret is checked; then the kept rows, two keyed
+hashes compared in memory, may prove the client, and the token is issued without a slot to
+take or give back. If they do not, the attempt reserves its slot as above before the database
+is asked. So every failure is still counted before it is verified against the database.
 Windows are fixed (aligned to the clock), so `Retry-After` is exact.
 """
 
@@ -214,9 +214,9 @@ def authentication_slot(*, client_id: str, source_ip: str | None) -> Reservation
 
 
 def authentication_admit(*, client_id: str, source_ip: str | None) -> None:
-    """For an attempt already verified as a success: TooManyFailures (as `authentication_slot`
-    gives it) once either counter is at its limit; nothing is counted. See the module's note:
-    only for a success decided in memory, never to answer a failure."""
+    """TooManyFailures (as `authentication_slot` gives it) once either counter is at its limit;
+    nothing is counted. See the module's note: an attempt it admits may be answered only with
+    a success decided in memory; anything else must reserve its slot."""
     buckets, bucket, retry_after = _counters_now(client_id, source_ip)
     if not settings.REDIS_URL:  # the process counts
         admitted = _process_counters.below(buckets, bucket)
@@ -224,7 +224,7 @@ def authentication_admit(*, client_id: str, source_ip: str | None) -> None:
         try:
             counts = _redis().client.mget([key for key, _ in buckets])
         except redis.RedisError:
-            log.warning("rate-limit cache unavailable: client authentication not limited")
+            log.warning("rate-limit cache unavailable while reading the counters: attempt admitted")
             return
         admitted = all(int(count or 0) < limit for count, (_, limit) in zip(counts, buckets, strict=True))
     if not admitted:

@@ -10,10 +10,15 @@ revision. A change made by any process and any kind of write (the admin, a manag
 `QuerySet.update()`, SQL by hand) makes that statement write nothing; the entry is dropped and
 the request is decided again from the database.
 
-Only a success is decided from here, and only while the client's failure counters are below
-their limits (accounts.throttling). A request that the kept rows would refuse is decided from
-the database, on the path of every other request (a brute-force slot first), so no refusal,
-and no audit reason, ever rests on them; nor is a use recorded before the token is written.
+The limits come first (accounts.throttling): the kept rows are compared only once the
+client's failure counters admit the attempt, so a limited attempt is refused before any
+secret is checked, right or wrong. Only a success is decided from here. A request that the
+kept rows would refuse then reserves its brute-force slot, like any other attempt, and is
+decided from the database (tokensvc.client_authentication), so no refusal, and no audit
+reason, ever rests on them; nor is a use recorded before the token is written. Only clients
+whose secret is stored as a keyed hash are kept: comparing it costs microseconds, where a
+secret stored by an older hasher (PBKDF2) would cost every attempt under the limit a slow
+hash before its slot.
 """
 
 import threading
@@ -21,6 +26,7 @@ import threading
 from django.utils import timezone
 
 from accounts.credentials import keyed_hash
+from accounts.hashers import is_keyed
 from accounts.models import ApiKey, Client, Provider
 from claims.models import PolicyRevision
 from claims.selectors import policy_cached_revision
@@ -38,17 +44,13 @@ class StaleClient(Exception):
     """The kept rows of a client did not decide the request: decide it from the database."""
 
 
-class NotProven(Exception):
-    """The kept rows do not prove the request's client: decide it from the database. The entry
-    stays: anyone who knows a client_id and its API key could send a wrong secret."""
-
-
 def client_keep(client: Client) -> None:
     """Keep a client that was just verified from the database (by `client_find` with its API
     key) and issued a client_credentials token."""
     if (
         getattr(client, "provider_kind", None) != Provider.Kind.BUILTIN
         or client.client_type != Client.CLIENT_CONFIDENTIAL
+        or not is_keyed(client.client_secret)
         or client.authorization_grant_type != Client.GRANT_CLIENT_CREDENTIALS
         or getattr(client, "policy_revision", None) is None
         or (client.requires_api_key and getattr(getattr(client, "key_lookup", None), "key", None) is None)

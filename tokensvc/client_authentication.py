@@ -7,12 +7,14 @@ from accounts.authentication import (
     API_KEY_META,
     ClientRefused,
     PresentedCredentials,
+    client_find,
     client_verify,
     credentials_presented,
+    is_external,
 )
 from accounts.models import Client
 from accounts.throttling import authentication_admit, authentication_slot
-from accounts.verified_clients import NotProven
+from accounts.verified_clients import StaleClient
 from tokensvc.attempts import current_attempt, source_ip
 from tokensvc.errors import INVALID_CLIENT_DESCRIPTION, OAuthError, OAuthErrorCode
 
@@ -35,27 +37,36 @@ def confidential_client(
     `found` is the client already looked up for this client_id, if any.
 
     With `kept`, `found` was not read for this request but kept from an earlier one
-    (accounts.verified_clients). If it proves the client, the attempt is admitted while the
-    client's failure counters are below their limits (TooManyFailures otherwise, nothing
-    counted) and `found` is returned, its use not yet recorded: the caller records it once the
-    token is written. It never refuses: NotProven, with nothing counted or recorded, leaves
-    the request to be decided from the database.
-    """
+    (accounts.verified_clients). Once the limits admit the attempt (nothing counted), it may
+    prove the client, then returned as it is, its use not yet recorded: the caller records it
+    once the token is written. It never refuses: the attempt then reserves its slot, and the
+    client is read and verified from the database, and returned as read. StaleClient (slot
+    given back) if the client read belongs to an external provider now, whose grant is not
+    this one."""
     attempt = current_attempt()
     attempt.client_identifier = presented.client_id
     api_key = request.META.get(API_KEY_META)
-    if kept:
-        try:
-            client = client_verify(presented, api_key=api_key, found=found, record_use=False)
-        except ClientRefused:
-            raise NotProven from None
-        authentication_admit(client_id=presented.client_id, source_ip=source_ip(request))
-        attempt.client = client
-        return client
+    where = {"client_id": presented.client_id, "source_ip": source_ip(request)}
     try:
         if presented.method == "none":
             raise ClientRefused("no client secret", found)
-        slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
+        if kept:
+            authentication_admit(**where)
+            try:
+                client = client_verify(presented, api_key=api_key, found=found, record_use=False)
+            except ClientRefused:
+                pass
+            else:
+                attempt.client = client
+                return client
+            # Not proven in memory: counted like any other attempt before the database decides.
+            slot = authentication_slot(**where)
+            found = client_find(presented.client_id, api_key=api_key)
+            if found is not None and is_external(found):
+                slot.release()
+                raise StaleClient
+        else:
+            slot = authentication_slot(**where)
         client = client_verify(presented, api_key=api_key, found=found)
     except ClientRefused as refused:
         attempt.client = refused.client

@@ -46,10 +46,10 @@ def issued_token(
     OAuthError (nothing stored then). With `kept`, `found` comes from accounts.verified_clients
     (see `confidential_client`); a token issued on its word is written only if the database
     still holds what it was verified on, and StaleClient (nothing stored) otherwise, or if
-    the request would fail on its word after it proved the client; NotProven (nothing
-    stored, nothing counted) if it does not prove the client."""
+    the request would fail on its word after it proved the client."""
     attempt = current_attempt()
     client = confidential_client(request, presented, found, kept=kept)
+    from_kept = kept and client is found
     try:
         if client.authorization_grant_type != Client.GRANT_CLIENT_CREDENTIALS:
             raise OAuthError(
@@ -62,7 +62,7 @@ def issued_token(
         role = policy.role_names.get(client.role_id)
         grant = requested_grant(params, policy.role_scopes(role), role, policy)
     except OAuthError:
-        if kept:
+        if from_kept:
             raise StaleClient from None
         raise
 
@@ -76,11 +76,11 @@ def issued_token(
         user_id=None,
         scope=scope,
         expires=timezone.now() + timedelta(seconds=lifetime),
-        condition=verified_clients.unchanged_condition(client) if kept else None,
+        condition=verified_clients.unchanged_condition(client) if from_kept else None,
     )
     if raw is None:
         raise StaleClient
-    if kept:
+    if from_kept:
         note_use(client, client.key_lookup.key if client.requires_api_key else None)
     else:
         verified_clients.client_keep(client)

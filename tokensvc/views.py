@@ -19,7 +19,7 @@ from accounts.authentication import (
 )
 from accounts.models import AuditEvent, Client
 from accounts.throttling import TooManyFailures, authentication_slot
-from accounts.verified_clients import NotProven, StaleClient
+from accounts.verified_clients import StaleClient
 from tokensvc import client_credentials, token_exchange
 from tokensvc.attempts import Attempt, attempt_context, attempt_record, current_attempt, source_ip
 from tokensvc.client_authentication import request_credentials
@@ -200,9 +200,6 @@ def _issued_by_kept_client(
         return client_credentials.issued_token(request, params, presented, kept, kept=True)
     except StaleClient:
         verified_clients.client_forget(presented.client_id)
-        attempt.restore(before)
-        return None
-    except NotProven:
         attempt.restore(before)
         return None
 

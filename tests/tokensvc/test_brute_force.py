@@ -152,6 +152,23 @@ def test_process_counters_start_afresh_in_each_window_and_never_go_back():
     assert counters.reserve(limit, bucket=8)
 
 
+def test_process_counters_admit_below_the_limit_and_count_nothing():
+    from accounts.throttling import _ProcessCounters
+
+    counters = _ProcessCounters()
+    limits = [("client", 2), ("ip", 5)]
+    assert counters.below(limits, bucket=3)  # nothing counted yet
+    assert counters.reserve(limits, bucket=3)
+    for _ in range(10):
+        assert counters.below(limits, bucket=3)  # reading takes nothing
+    assert counters.reserve(limits, bucket=3)
+    assert not counters.below(limits, bucket=3)  # the client's counter is at its limit
+    assert not counters.below([("client", 2)], bucket=3)
+    assert counters.below([("ip", 5)], bucket=3)
+    assert counters.below(limits, bucket=4)  # the next window starts empty
+    assert not counters.below(limits, bucket=2)  # an earlier clock reads the current window
+
+
 def test_process_counters_refuse_all_or_take_none():
     from accounts.throttling import _ProcessCounters
 

@@ -71,6 +71,12 @@ def test_model_fields_named_cursors_and_transactions_read_aware_utc_values():
         (streamed,) = AuditEvent.objects.filter(pk=event.pk).iterator(chunk_size=1)
     assert streamed.occurred_at == written
     assert streamed.occurred_at.tzinfo is UTC
+    with transaction.atomic():
+        named = connection.create_cursor(name="timestamps")
+        named.execute("SELECT now()")
+        named.fetchall()
+        assert type(named._tx.get_loader(TIMESTAMPTZ, 0)) is UtcTimestamptzLoader
+        named.close()
 
 
 def test_a_value_out_of_python_range_is_a_database_error_as_before():

@@ -4,12 +4,13 @@ any change to what it was verified on, however it is written, is seen by the ver
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
-from accounts import verified_clients
+from accounts import authentication, verified_clients
 from accounts.credentials import keyed_hash
 from accounts.models import ApiKey, AuditEvent, Client, Provider, Role
 from accounts.services import api_key_issue, client_secret_rotate
@@ -290,12 +291,13 @@ def test_a_wrong_guess_takes_one_slot_and_a_kept_success_takes_none(client, make
 
     monkeypatch.setattr(client_authentication, "authentication_slot", counted_slot)
     monkeypatch.setattr(client_authentication, "authentication_admit", counted_admit)
+    # Admitted by the limits, not proven by the kept rows: a slot, kept, as for any failure.
     assert token(client, issued, secret="wrong").status_code == 401
-    assert (len(taken), len(given_back), len(admitted)) == (1, 0, 0)
+    assert (len(taken), len(given_back), len(admitted)) == (1, 0, 1)
     assert verified_clients.client_recall(issued.client.client_id, issued.api_key) is not None
     # Proven by the kept rows: admitted under the limit, nothing reserved or counted.
     assert token(client, issued).status_code == 200
-    assert (len(taken), len(given_back), len(admitted)) == (1, 0, 1)
+    assert (len(taken), len(given_back), len(admitted)) == (1, 0, 2)
 
 
 @pytest.mark.django_db
@@ -318,6 +320,29 @@ def test_a_kept_client_at_its_limit_gets_429_and_no_token(client, make_client, s
     )
     # Still kept: the limit refused the request, not the rows.
     assert verified_clients.client_recall(issued.client.client_id, issued.api_key) is not None
+
+
+@pytest.mark.django_db
+def test_a_limited_kept_client_is_refused_before_any_secret_is_checked(
+    client, make_client, settings, monkeypatch
+):
+    """Right or wrong, the secret of a limited attempt is neither compared nor looked up: the
+    two answers are the same, after the same work."""
+    settings.AUTH_FAILURE_LIMIT_PER_CLIENT = 3
+    issued = make_client("manager")
+    kept(client, issued)
+    for _ in range(3):
+        assert token(client, issued, secret="wrong").status_code == 401
+    compared = []
+    monkeypatch.setattr(
+        authentication, "secret_matches", lambda secret, encoded: compared.append(secret) or False
+    )
+    for secret in (issued.client_secret, "wrong"):
+        with CaptureQueriesContext(connection) as captured:
+            assert token(client, issued, secret=secret).status_code == 429
+        reads = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith("INSERT")]
+        assert reads == []
+    assert compared == []
 
 
 @pytest.mark.django_db
@@ -354,6 +379,11 @@ def test_a_wrong_secret_is_decided_from_the_database_and_counted_once(client, ma
     assert sorted(reasons) == ["too many failed authentications"] + ["wrong client secret"] * 10
 
 
+def keyed_secret() -> str:
+    """A secret stored as the service stores new ones (keyed hash)."""
+    return make_password("s" * 43, hasher="keyed_sha256")
+
+
 @pytest.fixture
 def built_policy(monkeypatch):
     """The revision of the policy this process built last: 0 (see `recall`)."""
@@ -371,6 +401,7 @@ def test_a_process_keeps_a_bounded_number_of_clients(monkeypatch):
             client_type=Client.CLIENT_CONFIDENTIAL,
             authorization_grant_type=Client.GRANT_CLIENT_CREDENTIALS,
             requires_api_key=False,
+            client_secret=keyed_secret(),
         )
         found.provider_kind, found.policy_revision = Provider.Kind.BUILTIN, 0
         return found
@@ -390,6 +421,7 @@ def test_only_clients_that_this_path_can_decide_are_kept():
             client_type=Client.CLIENT_CONFIDENTIAL,
             authorization_grant_type=Client.GRANT_CLIENT_CREDENTIALS,
             requires_api_key=True,
+            client_secret=keyed_secret(),
         )
         found.provider_kind, found.policy_revision = Provider.Kind.BUILTIN, 0
         found.key_lookup = type("Lookup", (), {"key_hash": keyed_hash("tk_key"), "key": ApiKey()})()
@@ -404,6 +436,8 @@ def test_only_clients_that_this_path_can_decide_are_kept():
         client(policy_revision=None),
         client(key_lookup=None),
         client(policy_revision=7),  # read under another revision than the policy built since
+        # A secret of an older hasher: every attempt under the limit would pay a slow hash.
+        client(client_secret=make_password("s" * 43, hasher="pbkdf2_sha256")),
     ]
     for found in refused:
         verified_clients.client_keep(found)

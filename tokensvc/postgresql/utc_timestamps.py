@@ -7,7 +7,9 @@ parsed by a regular expression, and every cursor's loader first looks up the ses
 about 15 µs per timestamp column of a one-row read, and most of a page of customers' decoding.
 
 When Django wants UTC, and it sets the session's TimeZone to it, psycopg's C loader gives the
-same values (aware, `datetime.timezone.utc`, out of range the same error). This loader hands
+same values (aware, `datetime.timezone.utc`, out of range the same error). Should someone run
+`SET TIME ZONE` on a connection, the C loader still gives the right instant, in that zone,
+where Django's would label the session's local time as UTC. This loader hands
 the work to it. It is a Python class only so that Django's `create_cursor`, which compares its
 `timezone` with the wanted one, still finds it; the C class can be neither subclassed nor
 given the attribute.
@@ -17,6 +19,7 @@ import datetime
 from functools import lru_cache
 
 import psycopg
+from psycopg.abc import AdaptContext, Buffer
 from psycopg.adapt import AdaptersMap, Loader
 from psycopg.pq import Format
 
@@ -33,13 +36,14 @@ class UtcTimestamptzLoader(Loader):
     format = Format.TEXT
     timezone = datetime.UTC  # read by Django's create_cursor
 
-    def __init__(self, oid: int, context=None):
+    def __init__(self, oid: int, context: AdaptContext | None = None):
         super().__init__(oid, context)
         self._c_loader = _C_LOADER(oid, context)
         # Shadows the method below: the row loader calls `loader.load`, here the C method itself.
         self.load = self._c_loader.load
 
-    def load(self, data):
+    def load(self, data: Buffer) -> datetime.datetime:
+        # Required by the abstract class; each instance's own `load` replaces it.
         return self._c_loader.load(data)
 
 
