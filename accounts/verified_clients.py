@@ -1,14 +1,16 @@
-"""Clients this process has verified on the token endpoint, kept for their next tokens.
+"""Clients this process has verified, kept for their next tokens and introspections.
 
 A client_credentials token needs the client's row, its API key's and the policy revision: one
 read per token, on PostgreSQL a round trip. Once a client has been verified from the database
-and got its token, those rows are kept here. The client's next token is verified against them
-in Python and written by a statement that also checks, in the database, that nothing they were
-verified on has changed (`unchanged_condition`): the client_id, the stored secret, the client's type, grant,
-state, role and provider, the presented API key (not revoked, not expired) and the policy
-revision. A change made by any process and any kind of write (the admin, a management command,
-`QuerySet.update()`, SQL by hand) makes that statement write nothing; the entry is dropped and
-the request is decided again from the database.
+and got its token (or, for a resource server, its introspection), those rows are kept here.
+The client's next request is verified against them in Python, and the statement that does its
+work checks, in the database, that nothing they were verified on has changed
+(`unchanged_condition`): the client_id, the stored secret, the client's type, grant, state,
+role, provider and resource-server flag, the presented API key (not revoked, not expired) and
+the policy revision. A token's INSERT writes only if it holds; an introspection reads the
+token with the statement that tests it (`rows_if_unchanged`). A change made by any process and
+any kind of write (the admin, a management command, `QuerySet.update()`, SQL by hand) is seen
+by that statement; the entry is dropped and the request is decided again from the database.
 
 The limits come first (accounts.throttling): the kept rows are compared only once the
 client's failure counters admit the attempt, so a limited attempt is refused before any
@@ -30,8 +32,8 @@ from accounts.hashers import is_keyed
 from accounts.models import ApiKey, Client, Provider
 from claims.models import PolicyRevision
 from claims.selectors import policy_cached_revision
-from tokensvc.direct_sql import database, datetime_param
-from tokensvc.rows import Statement
+from tokensvc.direct_sql import database, datetime_param, fetch_all
+from tokensvc.rows import Statement, along_rows, along_sql
 
 # Enough for every integration of a deployment; past it the oldest entry makes room.
 MAX_CLIENTS = 1024
@@ -46,7 +48,7 @@ class StaleClient(Exception):
 
 def client_keep(client: Client) -> None:
     """Keep a client that was just verified from the database (by `client_find` with its API
-    key) and issued a client_credentials token."""
+    key) and issued a client_credentials token, or answered an introspection."""
     if (
         getattr(client, "provider_kind", None) != Provider.Kind.BUILTIN
         or client.client_type != Client.CLIENT_CONFIDENTIAL
@@ -102,7 +104,7 @@ def unchanged_condition(client: Client) -> Statement:
         f"EXISTS (SELECT 1 FROM {Client._meta.db_table} WHERE id = %s AND client_id = %s"  # noqa: S608
         " AND client_secret = %s"
         " AND client_type = %s AND authorization_grant_type = %s AND is_active = %s"
-        " AND requires_api_key = %s AND role_id = %s AND provider_id = %s)"
+        " AND requires_api_key = %s AND role_id = %s AND provider_id = %s AND is_resource_server = %s)"
         f" AND EXISTS (SELECT 1 FROM {Provider._meta.db_table} WHERE id = %s AND kind = %s)"
         f" AND COALESCE((SELECT tag FROM {PolicyRevision._meta.db_table} WHERE id = 1), 0) = %s"
     )
@@ -116,6 +118,7 @@ def unchanged_condition(client: Client) -> Statement:
         client.requires_api_key,
         client.role_id,
         client.provider_id,
+        client.is_resource_server,
         client.provider_id,
         str(Provider.Kind.BUILTIN),
         client.policy_revision,
@@ -127,3 +130,17 @@ def unchanged_condition(client: Client) -> Statement:
         )
         params += [client.key_lookup.key_hash, client.pk, datetime_param(timezone.now(), database())]
     return Statement(sql, params)
+
+
+def rows_if_unchanged(client: Client, along: Statement | None) -> tuple[tuple, ...] | None:
+    """The rows of the SELECT `along` (see tokensvc.rows.along_sql), read by the statement that
+    checks `unchanged_condition(client)`; None when the condition does not hold. Without
+    `along`, () if it holds."""
+    condition = unchanged_condition(client)
+    select, join, params = "", "", condition.params
+    if along is not None:
+        (select, join), params = along_sql(along.sql), [*condition.params, *along.params]
+    rows = fetch_all(f"SELECT ({condition.sql}) AS unchanged{select} FROM (SELECT 1) AS one{join}", params)  # noqa: S608
+    if not rows[0][0]:
+        return None
+    return along_rows(rows, 1) if along is not None else ()

@@ -16,13 +16,14 @@ from accounts.authentication import (
     client_verify,
     credentials_presented,
     is_external,
+    note_use,
 )
 from accounts.models import AuditEvent, Client
 from accounts.throttling import TooManyFailures, authentication_slot
 from accounts.verified_clients import StaleClient
 from tokensvc import client_credentials, token_exchange
 from tokensvc.attempts import Attempt, attempt_context, attempt_record, current_attempt, source_ip
-from tokensvc.client_authentication import request_credentials
+from tokensvc.client_authentication import confidential_client, request_credentials
 from tokensvc.errors import (
     INVALID_CLIENT_DESCRIPTION,
     NO_STORE_HEADERS,
@@ -236,7 +237,7 @@ class IntrospectView(_FormEndpoint, View):
                 # one round trip for both. Nothing is done with it unless the server proves
                 # who it is.
                 read_along = token if token and hint != "refresh_token" else None
-                server = self._authenticate_resource_server(request, params, attempt, read_along)
+                _server, token_rows = self._authenticate_resource_server(request, params, attempt, read_along)
                 if not token:
                     raise OAuthError(OAuthErrorCode.INVALID_REQUEST, "The token parameter is missing.")
             except OAuthError as error:
@@ -247,7 +248,7 @@ class IntrospectView(_FormEndpoint, View):
                 attempt.refuse("too many failed authentications")
                 attempt_record(attempt, request, action=Action.INTROSPECTION_REFUSED, error="rate_limited")
                 return too_many_failures(limited)
-            answer = introspect(token, hint=hint, access_token_rows=getattr(server, "along", None))
+            answer = introspect(token, hint=hint, access_token_rows=token_rows)
             attempt.granted_scope = answer.get("scope", "")
             attempt_record(attempt, request, action=Action.TOKEN_INTROSPECTED, later=True)
             return json_response(answer)
@@ -255,9 +256,9 @@ class IntrospectView(_FormEndpoint, View):
     @staticmethod
     def _authenticate_resource_server(
         request: HttpRequest, params: dict, attempt: Attempt, along_token: str | None
-    ) -> Client:
-        """The resource server the request proves; its lookup reads the access token
-        `along_token` too, if given (the client's `along` are its rows)."""
+    ) -> tuple[Client, tuple[tuple, ...] | None]:
+        """The resource server the request proves, and the rows of the access token
+        `along_token` when given, read by the same statement (None if they were not read)."""
         try:
             presented = credentials_presented(
                 authorization=request.META.get("HTTP_AUTHORIZATION"),
@@ -265,6 +266,9 @@ class IntrospectView(_FormEndpoint, View):
                 body_secret=params.get("client_secret"),
             )
             attempt.client_identifier = presented.client_id
+            kept = _resource_server_from_kept_rows(request, presented, along_token)
+            if kept is not None:
+                return kept
             slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
             # Hashed only once the attempt has its slot: a limited caller costs no hashing.
             along = bearer_token_statement(along_token) if along_token else None
@@ -283,7 +287,49 @@ class IntrospectView(_FormEndpoint, View):
                 status=401,
                 reason="client is not a resource server",
             )
-        return client
+        rows = client.__dict__.pop("along", None) if along is not None else None
+        verified_clients.client_keep(client)
+        return client, rows
+
+
+def _resource_server_from_kept_rows(
+    request: HttpRequest, presented: PresentedCredentials, along_token: str | None
+) -> tuple[Client, tuple[tuple, ...] | None] | None:
+    """What `_authenticate_resource_server` answers, if the rows kept from the resource
+    server's earlier request (accounts.verified_clients) prove it, checked against the database
+    by the statement that reads the token; None to decide it from the database, the attempt
+    untouched. OAuthError or TooManyFailures as `confidential_client` gives them."""
+    if presented.client_secret is None:
+        return None
+    kept = verified_clients.client_recall(presented.client_id, request.META.get(API_KEY_META))
+    if kept is None or not kept.is_resource_server:
+        return None
+    attempt = current_attempt()
+    before = attempt.copy()
+    try:
+        client = confidential_client(request, presented, kept, kept=True)
+    except StaleClient:  # an external provider's client now
+        verified_clients.client_forget(presented.client_id)
+        attempt.restore(before)
+        return None
+    if client is not kept:  # the kept rows did not prove it: verified from the database
+        if not client.is_resource_server:
+            raise OAuthError(
+                OAuthErrorCode.INVALID_CLIENT,
+                "This client may not introspect tokens.",
+                status=401,
+                reason="client is not a resource server",
+            )
+        verified_clients.client_keep(client)
+        return client, None
+    along = bearer_token_statement(along_token) if along_token else None
+    rows = verified_clients.rows_if_unchanged(client, along)
+    if rows is None:
+        verified_clients.client_forget(presented.client_id)
+        attempt.restore(before)
+        return None
+    note_use(client, client.key_lookup.key if client.requires_api_key else None)
+    return client, rows if along is not None else None
 
 
 class MetadataView(dot_views.OAuthServerMetadataView):
