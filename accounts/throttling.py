@@ -7,13 +7,19 @@ and a successful one gives its slot back. So N concurrent wrong attempts against
 verify at most L secrets, a success never resets what earlier failures used, and other clients
 are unaffected.
 
-One kind of attempt asks twice, and reserves only if it must: a client's next token from the
-rows this process kept at its first (accounts.verified_clients). It first reads the counters
-(`authentication_admit`: one read, nothing counted, refused at the line a reservation draws),
-so a limited attempt is refused before any secret is checked; then the kept rows, two keyed
-hashes compared in memory, may prove the client, and the token is issued without a slot to
-take or give back. If they do not, the attempt reserves its slot as above before the database
-is asked. So every failure is still counted before it is verified against the database.
+One kind of attempt asks twice, and reserves only if it must: a client's next token, or a
+resource server's next introspection, from the rows this process kept at its first
+(accounts.verified_clients). It first reads the counters (`authentication_admit`: one read,
+nothing counted, refused at the line a reservation draws), so a limited attempt is refused
+before any secret is checked; then the kept rows, keyed hashes compared in memory, may prove
+the client, and the request is answered without a slot to take or give back. If they do not,
+the attempt reserves its slot as above before the database is asked. So every failure is
+still counted before it is verified against the database, and at most L are answered `401`.
+What reading instead of taking gives up: attempts that read the counters while the last slots
+are being taken all have the secret compared, so in that moment a right guess among them
+can still succeed; they are at most as many as the service's request threads (each attempt
+holds one from the read to its answer). With 256-bit random secrets that changes nothing
+about guessing; it is why the kept path is only for keyed hashes, never PBKDF2.
 Windows are fixed (aligned to the clock), so `Retry-After` is exact.
 """
 

@@ -58,6 +58,8 @@ def client_keep(client: Client) -> None:
         or (client.requires_api_key and getattr(getattr(client, "key_lookup", None), "key", None) is None)
     ):
         return
+    # Rows read along with it (an introspected token's) belong to that request only.
+    client.__dict__.pop("along", None)
     with _lock:
         _clients.pop(client.client_id, None)
         while len(_clients) >= MAX_CLIENTS:
@@ -95,7 +97,7 @@ def clients_forget_all() -> None:
 
 def unchanged_condition(client: Client) -> Statement:
     """SQL that holds while the database still has what `client` was verified on (see the
-    module's docstring), for the statement that writes its token to check.
+    module's docstring), for the statement that does the request's work to check.
 
     One lookup by key per row, each in a condition of its own: the same rows in one joined
     subquery cost SQLite six times as much.

@@ -39,10 +39,10 @@ def confidential_client(
     With `kept`, `found` was not read for this request but kept from an earlier one
     (accounts.verified_clients). Once the limits admit the attempt (nothing counted), it may
     prove the client, then returned as it is, its use not yet recorded: the caller records it
-    once the token is written. It never refuses: the attempt then reserves its slot, and the
-    client is read and verified from the database, and returned as read. StaleClient (slot
-    given back) if the client read belongs to an external provider now, whose grant is not
-    this one."""
+    once the database has confirmed the kept rows (the token written, the introspected token
+    read). It never refuses: the attempt then reserves its slot, and the client is read and
+    verified from the database, and returned as read. StaleClient (slot given back) if the
+    client read belongs to an external provider now, whose grant is not this one."""
     attempt = current_attempt()
     attempt.client_identifier = presented.client_id
     api_key = request.META.get(API_KEY_META)

@@ -13,17 +13,14 @@ from accounts.authentication import (
     ClientRefused,
     PresentedCredentials,
     client_find,
-    client_verify,
-    credentials_presented,
     is_external,
-    note_use,
 )
-from accounts.models import AuditEvent, Client
-from accounts.throttling import TooManyFailures, authentication_slot
+from accounts.models import AuditEvent
+from accounts.throttling import TooManyFailures
 from accounts.verified_clients import StaleClient
 from tokensvc import client_credentials, token_exchange
-from tokensvc.attempts import Attempt, attempt_context, attempt_record, current_attempt, source_ip
-from tokensvc.client_authentication import confidential_client, request_credentials
+from tokensvc.attempts import attempt_context, attempt_record, current_attempt
+from tokensvc.client_authentication import request_credentials
 from tokensvc.errors import (
     INVALID_CLIENT_DESCRIPTION,
     NO_STORE_HEADERS,
@@ -35,7 +32,7 @@ from tokensvc.errors import (
 from tokensvc.form_request import form_params
 from tokensvc.forwarded_grant import forwarded_token
 from tokensvc.introspection import introspect
-from tokensvc.selectors import bearer_token_statement
+from tokensvc.resource_server import resource_server_authenticate
 
 SENSITIVE_PARAMETERS = ("client_secret", "code", "code_verifier", "refresh_token", "token", "password")
 
@@ -233,11 +230,11 @@ class IntrospectView(_FormEndpoint, View):
             try:
                 params = form_params(request)
                 token, hint = params.get("token"), params.get("token_type_hint")
-                # The access token is read by the statement that finds the resource server:
-                # one round trip for both. Nothing is done with it unless the server proves
-                # who it is.
+                # The access token is read by the statement that finds (or checks) the resource
+                # server: one round trip for both. Nothing is done with it unless the server
+                # proves who it is.
                 read_along = token if token and hint != "refresh_token" else None
-                _server, token_rows = self._authenticate_resource_server(request, params, attempt, read_along)
+                _, token_rows = resource_server_authenticate(request, params, attempt, read_along)
                 if not token:
                     raise OAuthError(OAuthErrorCode.INVALID_REQUEST, "The token parameter is missing.")
             except OAuthError as error:
@@ -252,84 +249,6 @@ class IntrospectView(_FormEndpoint, View):
             attempt.granted_scope = answer.get("scope", "")
             attempt_record(attempt, request, action=Action.TOKEN_INTROSPECTED, later=True)
             return json_response(answer)
-
-    @staticmethod
-    def _authenticate_resource_server(
-        request: HttpRequest, params: dict, attempt: Attempt, along_token: str | None
-    ) -> tuple[Client, tuple[tuple, ...] | None]:
-        """The resource server the request proves, and the rows of the access token
-        `along_token` when given, read by the same statement (None if they were not read)."""
-        try:
-            presented = credentials_presented(
-                authorization=request.META.get("HTTP_AUTHORIZATION"),
-                body_client_id=params.get("client_id"),
-                body_secret=params.get("client_secret"),
-            )
-            attempt.client_identifier = presented.client_id
-            kept = _resource_server_from_kept_rows(request, presented, along_token)
-            if kept is not None:
-                return kept
-            slot = authentication_slot(client_id=presented.client_id, source_ip=source_ip(request))
-            # Hashed only once the attempt has its slot: a limited caller costs no hashing.
-            along = bearer_token_statement(along_token) if along_token else None
-            client = client_verify(presented, api_key=request.META.get(API_KEY_META), along=along)
-            slot.release()
-        except ClientRefused as refused:
-            attempt.client = refused.client
-            raise OAuthError(
-                OAuthErrorCode.INVALID_CLIENT, INVALID_CLIENT_DESCRIPTION, status=401, reason=refused.reason
-            ) from None
-        attempt.client = client
-        if presented.method == "none" or not client.is_resource_server:
-            raise OAuthError(
-                OAuthErrorCode.INVALID_CLIENT,
-                "This client may not introspect tokens.",
-                status=401,
-                reason="client is not a resource server",
-            )
-        rows = client.__dict__.pop("along", None) if along is not None else None
-        verified_clients.client_keep(client)
-        return client, rows
-
-
-def _resource_server_from_kept_rows(
-    request: HttpRequest, presented: PresentedCredentials, along_token: str | None
-) -> tuple[Client, tuple[tuple, ...] | None] | None:
-    """What `_authenticate_resource_server` answers, if the rows kept from the resource
-    server's earlier request (accounts.verified_clients) prove it, checked against the database
-    by the statement that reads the token; None to decide it from the database, the attempt
-    untouched. OAuthError or TooManyFailures as `confidential_client` gives them."""
-    if presented.client_secret is None:
-        return None
-    kept = verified_clients.client_recall(presented.client_id, request.META.get(API_KEY_META))
-    if kept is None or not kept.is_resource_server:
-        return None
-    attempt = current_attempt()
-    before = attempt.copy()
-    try:
-        client = confidential_client(request, presented, kept, kept=True)
-    except StaleClient:  # an external provider's client now
-        verified_clients.client_forget(presented.client_id)
-        attempt.restore(before)
-        return None
-    if client is not kept:  # the kept rows did not prove it: verified from the database
-        if not client.is_resource_server:
-            raise OAuthError(
-                OAuthErrorCode.INVALID_CLIENT,
-                "This client may not introspect tokens.",
-                status=401,
-                reason="client is not a resource server",
-            )
-        verified_clients.client_keep(client)
-        return client, None
-    along = bearer_token_statement(along_token) if along_token else None
-    rows = verified_clients.rows_if_unchanged(client, along)
-    if rows is None:
-        verified_clients.client_forget(presented.client_id)
-        attempt.restore(before)
-        return None
-    note_use(client, client.key_lookup.key if client.requires_api_key else None)
-    return client, rows if along is not None else None
 
 
 class MetadataView(dot_views.OAuthServerMetadataView):

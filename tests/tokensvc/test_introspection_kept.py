@@ -11,9 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import authentication, verified_clients
-from accounts.models import ApiKey, AuditEvent, Client
+from accounts.models import ApiKey, AuditEvent, Client, Provider
 from accounts.services import client_secret_rotate
+from accounts.throttling import authentication_slot
 from tests.tokensvc.oauth_helpers import INTROSPECT_URL, basic, client_credentials_token, post_form
+from tokensvc import client_authentication, resource_server
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +51,21 @@ def reasons(server) -> list[str]:
     return sorted(event.reason for event in refused)
 
 
-def test_the_next_introspection_is_one_statement_with_the_same_answer(client, server, admin_token):
+@pytest.fixture
+def slots(monkeypatch) -> list[dict]:
+    """Every brute-force slot taken from here on (the database path's, not the kept rows')."""
+    taken = []
+
+    def counted(**where):
+        taken.append(where)
+        return authentication_slot(**where)
+
+    monkeypatch.setattr(resource_server, "authentication_slot", counted)
+    monkeypatch.setattr(client_authentication, "authentication_slot", counted)
+    return taken
+
+
+def test_the_next_introspection_is_one_statement_with_the_same_answer(client, server, admin_token, slots):
     first = introspect(client, server, admin_token).json()
     with CaptureQueriesContext(connection) as captured:
         second = introspect(client, server, admin_token)
@@ -57,11 +73,18 @@ def test_the_next_introspection_is_one_statement_with_the_same_answer(client, se
     assert second.json() == first
     statements = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith("INSERT")]
     assert len(statements) == 1, statements
+    assert "AS unchanged" in statements[0]  # the kept rows' check, not the server's lookup
+    assert slots == []
     # An unknown token reads as inactive from the same statement.
     assert introspect(client, server, "no-such-token").json() == {"active": False}
 
 
 CHANGES = {
+    "deleted": lambda c: Client.objects.filter(pk=c.pk).delete(),
+    "now an external provider's": lambda c: Client.objects.filter(pk=c.pk).update(
+        provider=Provider.objects.create(name="Keycloak", kind=Provider.Kind.KEYCLOAK)
+    ),
+    "API key deleted": lambda c: ApiKey.objects.filter(client=c).delete(),
     "no longer a resource server": lambda c: Client.objects.filter(pk=c.pk).update(is_resource_server=False),
     "disabled": lambda c: Client.objects.filter(pk=c.pk).update(is_active=False),
     "API key revoked": lambda c: ApiKey.objects.filter(client=c).update(revoked_at=timezone.now()),
@@ -70,6 +93,9 @@ CHANGES = {
     ),
 }
 REASONS = {
+    "deleted": "unknown client_id",
+    "now an external provider's": "the client belongs to an external provider",
+    "API key deleted": "API key unknown or of another client",
     "no longer a resource server": "client is not a resource server",
     "disabled": "client disabled",
     "API key revoked": "API key revoked",
@@ -84,6 +110,7 @@ def test_a_change_refuses_the_very_next_introspection_from_the_database(client, 
     assert refused.status_code == 401
     assert set(refused.json()) == {"error", "error_description"}
     assert reasons(server) == [REASONS[change]]
+    # Answered from the database: the kept rows are gone, the next request reads again.
     assert verified_clients.client_recall(server.client.client_id, server.api_key) is None
 
 
@@ -104,11 +131,12 @@ def test_a_wrong_secret_is_decided_from_the_database_and_counted(client, server,
 
 
 def test_a_limited_server_is_refused_before_any_secret_is_checked(
-    client, server, admin_token, settings, monkeypatch
+    client, server, admin_token, settings, monkeypatch, slots
 ):
     settings.AUTH_FAILURE_LIMIT_PER_CLIENT = 2
     for _ in range(2):
         assert introspect(client, server, admin_token, secret="wrong").status_code == 401
+    assert len(slots) == 2  # one per wrong secret
     compared = []
     monkeypatch.setattr(
         authentication, "secret_matches", lambda secret, encoded: compared.append(secret) or False
@@ -120,6 +148,7 @@ def test_a_limited_server_is_refused_before_any_secret_is_checked(
         assert set(limited.json()) == {"error", "error_description"}
         assert [q["sql"] for q in captured.captured_queries if not q["sql"].startswith("INSERT")] == []
     assert compared == []
+    assert len(slots) == 2  # refused by reading the counters: no slot asked for
 
 
 def test_a_use_from_the_kept_rows_is_recorded_to_the_minute(client, server, admin_token):

@@ -9,7 +9,7 @@ from oauth2_provider.models import get_access_token_model
 from accounts.authentication import client_find
 from claims.models import Customer
 from tests.tokensvc.oauth_helpers import INTROSPECT_URL, basic, client_credentials_token, post_form
-from tokensvc import views
+from tokensvc import resource_server, views
 from tokensvc.rows import Statement
 from tokensvc.selectors import bearer_token_find, bearer_token_from_rows, bearer_token_statement
 
@@ -35,7 +35,7 @@ def admin_token(client, make_client) -> str:
 
 
 def without_read_along(monkeypatch) -> None:
-    monkeypatch.setattr(views, "bearer_token_statement", lambda raw: None)
+    monkeypatch.setattr(resource_server, "bearer_token_statement", lambda raw: None)
 
 
 @pytest.mark.parametrize("case", ["live", "expired", "unknown", "hinted as a refresh token"])
@@ -145,5 +145,5 @@ def test_a_limited_attempt_hashes_no_token(client, server, admin_token, settings
     def refuse(raw):
         raise AssertionError("the token was hashed")
 
-    monkeypatch.setattr(views, "bearer_token_statement", refuse)
+    monkeypatch.setattr(resource_server, "bearer_token_statement", refuse)
     assert introspect(client, server, admin_token).status_code == 429
