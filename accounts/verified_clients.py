@@ -27,6 +27,7 @@ import threading
 
 from django.utils import timezone
 
+from accounts.authentication import note_use
 from accounts.credentials import keyed_hash
 from accounts.hashers import is_keyed
 from accounts.models import ApiKey, Client, Provider
@@ -81,6 +82,11 @@ def client_recall(client_id: str, api_key: str | None) -> Client | None:
         client_forget(client_id)
         return None
     return client
+
+
+def note_kept_use(client: Client) -> None:
+    """Record a use of a client its kept rows proved, once the database has confirmed them."""
+    note_use(client, client.key_lookup.key if client.requires_api_key else None)
 
 
 def client_forget(client_id: str) -> None:

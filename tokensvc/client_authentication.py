@@ -1,8 +1,12 @@
 """Confidential-client authentication for the grants this service runs itself (our
 client_credentials path and token exchange): the validator's rules, answered as OAuthError."""
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.http import HttpRequest
 
+from accounts import verified_clients
 from accounts.authentication import (
     API_KEY_META,
     ClientRefused,
@@ -18,6 +22,8 @@ from accounts.verified_clients import StaleClient
 from tokensvc.attempts import current_attempt, source_ip
 from tokensvc.errors import INVALID_CLIENT_DESCRIPTION, OAuthError, OAuthErrorCode
 
+Decided = TypeVar("Decided")
+
 
 def request_credentials(request: HttpRequest, params: dict[str, str]) -> PresentedCredentials:
     """The one client authentication method a token request used (its header, or `params`, its
@@ -27,6 +33,29 @@ def request_credentials(request: HttpRequest, params: dict[str, str]) -> Present
         body_client_id=params.get("client_id"),
         body_secret=params.get("client_secret"),
     )
+
+
+def decided_from_kept_rows(
+    request: HttpRequest, presented: PresentedCredentials, decide: Callable[[Client], Decided | None]
+) -> Decided | None:
+    """`decide(kept)` for the client this process kept for these credentials
+    (accounts.verified_clients), if any and a secret was presented. None when there is none,
+    when `decide` gives None (deciding nothing), or when it raises StaleClient (the kept rows no
+    longer decide: they are dropped): then the request is to be decided from the database, and
+    the attempt is as it was."""
+    if presented.client_secret is None:
+        return None
+    kept = verified_clients.client_recall(presented.client_id, request.META.get(API_KEY_META))
+    if kept is None:
+        return None
+    attempt = current_attempt()
+    before = attempt.copy()
+    try:
+        return decide(kept)
+    except StaleClient:
+        verified_clients.client_forget(presented.client_id)
+        attempt.restore(before)
+        return None
 
 
 def confidential_client(

@@ -15,7 +15,7 @@ from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
 from accounts import verified_clients
-from accounts.authentication import PresentedCredentials, note_use
+from accounts.authentication import PresentedCredentials
 from accounts.models import AuditEvent, Client
 from accounts.verified_clients import StaleClient
 from claims.policy import granted_claims
@@ -81,7 +81,7 @@ def issued_token(
     if raw is None:
         raise StaleClient
     if from_kept:
-        note_use(client, client.key_lookup.key if client.requires_api_key else None)
+        verified_clients.note_kept_use(client)
     else:
         verified_clients.client_keep(client)
     return {

@@ -17,13 +17,12 @@ from accounts.authentication import (
     PresentedCredentials,
     client_verify,
     credentials_presented,
-    note_use,
 )
 from accounts.models import Client
 from accounts.throttling import authentication_slot
 from accounts.verified_clients import StaleClient
-from tokensvc.attempts import Attempt, current_attempt, source_ip
-from tokensvc.client_authentication import confidential_client
+from tokensvc.attempts import Attempt, source_ip
+from tokensvc.client_authentication import confidential_client, decided_from_kept_rows
 from tokensvc.errors import INVALID_CLIENT_DESCRIPTION, OAuthError, OAuthErrorCode
 from tokensvc.selectors import bearer_token_statement
 
@@ -80,29 +79,21 @@ def _from_kept_rows(
     request prove it (`confidential_client` with `kept`: the limits first), checked against the
     database by the statement that reads the token; None to decide it from the database, the
     attempt untouched."""
-    if presented.client_secret is None:
-        return None
-    kept = verified_clients.client_recall(presented.client_id, request.META.get(API_KEY_META))
-    if kept is None or not kept.is_resource_server:
-        return None
-    attempt = current_attempt()
-    before = attempt.copy()
-    try:
+
+    def decide(kept: Client) -> tuple[Client, TokenRows | None] | None:
+        if not kept.is_resource_server:
+            return None
         client = confidential_client(request, presented, kept, kept=True)
-    except StaleClient:  # an external provider's client now
-        verified_clients.client_forget(presented.client_id)
-        attempt.restore(before)
-        return None
-    if client is not kept:  # not proven by the kept rows: verified from the database
-        if not client.is_resource_server:
-            raise _not_a_resource_server()
-        verified_clients.client_keep(client)
-        return client, None
-    along = bearer_token_statement(along_token) if along_token else None
-    rows = verified_clients.rows_if_unchanged(client, along)
-    if rows is None:
-        verified_clients.client_forget(presented.client_id)
-        attempt.restore(before)
-        return None
-    note_use(client, client.key_lookup.key if client.requires_api_key else None)
-    return client, rows if along is not None else None
+        if client is not kept:  # not proven by the kept rows: verified from the database
+            if not client.is_resource_server:
+                raise _not_a_resource_server()
+            verified_clients.client_keep(client)
+            return client, None
+        along = bearer_token_statement(along_token) if along_token else None
+        rows = verified_clients.rows_if_unchanged(client, along)
+        if rows is None:
+            raise StaleClient
+        verified_clients.note_kept_use(client)
+        return client, rows if along is not None else None
+
+    return decided_from_kept_rows(request, presented, decide)

@@ -7,7 +7,6 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot_views
 
-from accounts import verified_clients
 from accounts.authentication import (
     API_KEY_META,
     ClientRefused,
@@ -17,10 +16,9 @@ from accounts.authentication import (
 )
 from accounts.models import AuditEvent
 from accounts.throttling import TooManyFailures
-from accounts.verified_clients import StaleClient
 from tokensvc import client_credentials, token_exchange
 from tokensvc.attempts import attempt_context, attempt_record, current_attempt
-from tokensvc.client_authentication import request_credentials
+from tokensvc.client_authentication import decided_from_kept_rows, request_credentials
 from tokensvc.errors import (
     INVALID_CLIENT_DESCRIPTION,
     NO_STORE_HEADERS,
@@ -187,19 +185,11 @@ def _issued_by_kept_client(
 ) -> dict | None:
     """The token response, if the client's rows kept from an earlier token decide it (see
     accounts.verified_clients); None to decide it from the database, the attempt untouched."""
-    if presented.client_secret is None:
-        return None
-    kept = verified_clients.client_recall(presented.client_id, request.META.get(API_KEY_META))
-    if kept is None:
-        return None
-    attempt = current_attempt()
-    before = attempt.copy()
-    try:
-        return client_credentials.issued_token(request, params, presented, kept, kept=True)
-    except StaleClient:
-        verified_clients.client_forget(presented.client_id)
-        attempt.restore(before)
-        return None
+    return decided_from_kept_rows(
+        request,
+        presented,
+        lambda kept: client_credentials.issued_token(request, params, presented, kept, kept=True),
+    )
 
 
 def _presented(request: HttpRequest, params: dict[str, str]) -> PresentedCredentials | None:

@@ -15,6 +15,7 @@ from accounts.models import ApiKey, AuditEvent, Client, Provider
 from accounts.services import client_secret_rotate
 from accounts.throttling import authentication_slot
 from tests.tokensvc.oauth_helpers import INTROSPECT_URL, basic, client_credentials_token, post_form
+from tests.tokensvc.test_verified_clients import last_used_an_hour_ago
 from tokensvc import client_authentication, resource_server
 
 pytestmark = pytest.mark.django_db
@@ -152,11 +153,7 @@ def test_a_limited_server_is_refused_before_any_secret_is_checked(
 
 
 def test_a_use_from_the_kept_rows_is_recorded_to_the_minute(client, server, admin_token):
-    long_ago = timezone.now() - timedelta(hours=1)
-    Client.objects.filter(pk=server.client.pk).update(last_used_at=long_ago)
-    ApiKey.objects.filter(client=server.client).update(last_used_at=long_ago)
-    kept = verified_clients.client_recall(server.client.client_id, server.api_key)
-    kept.last_used_at = kept.key_lookup.key.last_used_at = long_ago
+    long_ago = last_used_an_hour_ago(verified_clients.client_recall(server.client.client_id, server.api_key))
     assert introspect(client, server, admin_token).status_code == 200
     assert Client.objects.get(pk=server.client.pk).last_used_at > long_ago
     assert ApiKey.objects.get(client=server.client).last_used_at > long_ago

@@ -1,7 +1,7 @@
 """A client's next tokens come from the rows kept at its first (accounts.verified_clients), and
 any change to what it was verified on, however it is written, is seen by the very next request."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.auth.hashers import make_password
@@ -37,6 +37,16 @@ def kept(client, issued) -> Client:
     found = verified_clients.client_recall(issued.client.client_id, issued.api_key)
     assert found is not None
     return found
+
+
+def last_used_an_hour_ago(kept_client: Client) -> datetime:
+    """Set the last use of a kept client and of its key an hour back, in the database and in
+    the kept rows, so that a use now would be written; that time."""
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Client.objects.filter(pk=kept_client.pk).update(last_used_at=an_hour_ago)
+    ApiKey.objects.filter(client_id=kept_client.pk).update(last_used_at=an_hour_ago)
+    kept_client.last_used_at = kept_client.key_lookup.key.last_used_at = an_hour_ago
+    return an_hour_ago
 
 
 def events(issued, action) -> list[AuditEvent]:
@@ -246,12 +256,7 @@ def test_a_role_or_policy_change_is_in_the_next_token(client, make_client):
 @pytest.mark.django_db
 def test_a_refused_request_records_no_use(client, make_client):
     issued = make_client("admin")
-    kept_client = kept(client, issued)
-    an_hour_ago = timezone.now() - timedelta(hours=1)
-    # Last used an hour ago, in the database and in the kept rows: a use now would be written.
-    Client.objects.filter(pk=issued.client.pk).update(last_used_at=an_hour_ago)
-    ApiKey.objects.filter(client=issued.client).update(last_used_at=an_hour_ago)
-    kept_client.last_used_at = kept_client.key_lookup.key.last_used_at = an_hour_ago
+    an_hour_ago = last_used_an_hour_ago(kept(client, issued))
     _revoke_key(issued)
     assert token(client, issued).status_code == 401
     assert Client.objects.get(pk=issued.client.pk).last_used_at == an_hour_ago
@@ -261,12 +266,7 @@ def test_a_refused_request_records_no_use(client, make_client):
 @pytest.mark.django_db
 def test_a_use_from_the_kept_rows_is_recorded_to_the_minute(client, make_client):
     issued = make_client("admin")
-    kept_client = kept(client, issued)
-    an_hour_ago = timezone.now() - timedelta(hours=1)
-    # Last used an hour ago, in the database and in the kept rows: this use must be written.
-    Client.objects.filter(pk=issued.client.pk).update(last_used_at=an_hour_ago)
-    ApiKey.objects.filter(client=issued.client).update(last_used_at=an_hour_ago)
-    kept_client.last_used_at = kept_client.key_lookup.key.last_used_at = an_hour_ago
+    an_hour_ago = last_used_an_hour_ago(kept(client, issued))
     assert token(client, issued).status_code == 200
     assert Client.objects.get(pk=issued.client.pk).last_used_at > an_hour_ago
     assert ApiKey.objects.get(client=issued.client).last_used_at > an_hour_ago
