@@ -10,15 +10,17 @@ are unaffected.
 One kind of attempt asks twice, and reserves only if it must: a client's next token, or a
 resource server's next introspection, from the rows this process kept at its first
 (accounts.verified_clients). It first reads the counters (`authentication_admit`: one read,
-nothing counted, refused at the line a reservation draws), so a limited attempt is refused
-before any secret is checked; then the kept rows, keyed hashes compared in memory, may prove
-the client, and the request is answered without a slot to take or give back. If they do not,
-the attempt reserves its slot as above before the database is asked. So every failure is
-still counted before it is verified against the database, and at most L are answered `401`.
-What reading instead of taking gives up: attempts that read the counters while the last slots
-are being taken all have the secret compared, so in that moment a right guess among them
-can still succeed; they are at most as many as the service's request threads (each attempt
-holds one from the read to its answer). With 256-bit random secrets that changes nothing
+nothing counted, refused at the line a reservation draws; no read at all while the process's
+watch of Redis vouches that neither is even half way, see accounts.failure_watch), so a
+limited attempt is refused before any secret is checked; then the kept rows, keyed hashes
+compared in memory, may prove the client, and the request is answered without a slot to take
+or give back. If they do not, the attempt reserves its slot as above before the database is
+asked. So every failure is still counted before it is verified against the database, and at
+most L are answered `401`. What reading instead of taking gives up: attempts that read the
+counters while the last slots are being taken all have the secret compared, so in that moment
+a right guess among them can still succeed; they are at most as many as the service's request
+threads (each attempt holds one from the read to its answer); the watch adds those admitted
+while a message is on its way (see its module). With 256-bit random secrets that changes nothing
 about guessing; it is why the kept path is only for keyed hashes, never PBKDF2.
 Windows are fixed (aligned to the clock), so `Retry-After` is exact.
 """
@@ -33,6 +35,8 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
+from accounts import failure_watch
+
 log = logging.getLogger(__name__)
 
 
@@ -43,20 +47,26 @@ class TooManyFailures(Exception):
 
 
 # With Redis, reserving both slots (or refusing and undoing) and giving them back are one round
-# trip each, run atomically by Redis.
+# trip each, run atomically by Redis. A reservation also publishes, and returns, the counters it
+# leaves at half their limit or more (accounts.failure_watch).
 _RESERVE = """
 local counts = {}
+local half_way = {}
 for i, key in ipairs(KEYS) do
   redis.call('SET', key, 0, 'NX', 'EX', ARGV[1])
   counts[i] = redis.call('INCR', key)
-end
-for i, key in ipairs(KEYS) do
-  if counts[i] > tonumber(ARGV[i + 1]) then
-    for _, taken in ipairs(KEYS) do redis.call('DECR', taken) end
-    return 0
+  if counts[i] >= math.floor((tonumber(ARGV[i + 2]) + 1) / 2) then
+    redis.call('PUBLISH', ARGV[2], key)
+    table.insert(half_way, key)
   end
 end
-return 1
+for i, key in ipairs(KEYS) do
+  if counts[i] > tonumber(ARGV[i + 2]) then
+    for _, taken in ipairs(KEYS) do redis.call('DECR', taken) end
+    return {0, unpack(half_way)}
+  end
+end
+return {1, unpack(half_way)}
 """
 _RELEASE = """
 for _, key in ipairs(KEYS) do
@@ -175,10 +185,14 @@ class Reservation:
             log.warning("rate-limit cache unavailable while releasing a slot")
 
 
+def _key_prefix() -> str:
+    return settings.CACHES["default"].get("KEY_PREFIX", "")
+
+
 def _bucket_keys(client_id: str, source_ip: str | None, bucket: int) -> list[tuple[str, int]]:
     """The counters an attempt counts against, under the cache's key prefix (which isolates
     services, and tests, sharing one Redis), with their limits."""
-    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    prefix = _key_prefix()
     digest = hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     keys = [(f"{prefix}:authfail:client:{digest}:{bucket}", settings.AUTH_FAILURE_LIMIT_PER_CLIENT)]
     if source_ip:
@@ -207,13 +221,19 @@ def authentication_slot(*, client_id: str, source_ip: str | None) -> Reservation
         granted = _process_counters.reserve(buckets, bucket)
     else:
         try:
-            granted = _redis().reserve(
+            granted, *half_way = _redis().reserve(
                 keys=[key for key, _ in buckets],
-                args=[settings.AUTH_FAILURE_WINDOW + 5, *(limit for _, limit in buckets)],
+                args=[
+                    settings.AUTH_FAILURE_WINDOW + 5,
+                    failure_watch.channel(_key_prefix()),
+                    *(limit for _, limit in buckets),
+                ],
             )
         except redis.RedisError:
             log.warning("rate-limit cache unavailable: client authentication not limited")
             return Reservation([], bucket)
+        # Known here at once; other processes learn it from the message.
+        failure_watch.watch().flag([key.decode() for key in half_way])
     if not granted:
         raise TooManyFailures(retry_after)
     return Reservation([key for key, _ in buckets], bucket)
@@ -227,8 +247,11 @@ def authentication_admit(*, client_id: str, source_ip: str | None) -> None:
     if not settings.REDIS_URL:  # the process counts
         admitted = _process_counters.below(buckets, bucket)
     else:
+        keys = [key for key, _ in buckets]
+        if failure_watch.watch().vouches_for(keys, bucket):
+            return  # neither counter is even half way (see accounts.failure_watch)
         try:
-            counts = _redis().client.mget([key for key, _ in buckets])
+            counts = _redis().client.mget(keys)
         except redis.RedisError:
             log.warning("rate-limit cache unavailable while reading the counters: attempt admitted")
             return
