@@ -1,32 +1,34 @@
-"""Which of Redis's failed-authentication counters have reached half their limit, as this
-process learns it from Redis itself: a kept-path attempt (throttling.authentication_admit)
-whose counters have not needs no Redis read of its own.
+"""Counters of failed authentication that have reached half their limit, learnt from Redis.
 
-Reading the two counters costs the kept path a Redis round trip, a sixth of what a token or an
-introspection costs under load. Yet nearly always both are far below their limit. So every
-reservation that leaves a counter at half its limit or more publishes that counter's key, in
-the same atomic script (throttling._RESERVE), and one thread per process subscribes to those
-messages; on (re)subscribing it also scans for counters already there. An attempt is admitted
-here only while that subscription is known to be live (a word from Redis within QUIET_SECONDS:
-a message, or the answer to the ping sent every PING_SECONDS) and neither of its counters has
-been named; otherwise it reads them as before. A process flags its own reservations at once,
-without waiting for its message.
+Reading a kept client's two counters (throttling.authentication_admit) costs a Redis round
+trip, a sixth of what a token or an introspection costs under load; yet nearly always both are
+far below their limit. So the reservation that takes a counter to half its limit publishes
+its key, in the same atomic script (throttling._RESERVE), and one thread per process
+subscribes; on (re)subscribing it also scans for the current window's counters already there.
+An attempt is admitted here only while the watch is current and neither of its counters has
+been named; otherwise it reads them as before. Current means: the answer to a ping sent at
+most QUIET_SECONDS ago has been read, so every message published before that ping has been
+read too (a subscription delivers in order), however many were queued. A process flags its
+own reservations at once, without waiting for its message.
 
-What this gives up: an attempt is admitted here while a counter's message is on its way (well
-under a millisecond, QUIET_SECONDS if the connection dies without a word) although the counter
-was past half way. To reach the limit meanwhile, the other half of the failures would have to
-be counted, each one verified against the database, in that moment. Flags last until their
-window ends (the window is part of the key); a flagged counter that fell back costs its client
-a read per attempt until then.
+What this gives up: an attempt is admitted here while a counter's message is on its way
+(under a millisecond when the subscription keeps up; never longer than QUIET_SECONDS)
+although the counter was half way. To reach the limit meanwhile, the other half of the
+failures would have to be counted, each one verified against the database, in that moment.
+Flags last until their window ends (the window is part of the key); a flagged counter that
+fell back costs its client a read per attempt until then.
 """
 
 import logging
 import os
 import threading
 import time
+from collections import deque
 
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ def channel(prefix: str) -> str:
 
 def key_bucket(key: str) -> int:
     """The window a counter's key belongs to: its last part (throttling._bucket_keys)."""
-    return int(key.rsplit(":", 1)[1])
+    return int(key.rsplit(":", 1)[-1])
 
 
 def key_limit(key: str) -> int:
@@ -69,27 +71,34 @@ class FailureWatch:
         self._flagged: dict[str, int] = {}
         self._bucket = -1
         self._overflowed_bucket = -1
-        # time.monotonic() of the last word from Redis on a subscription that has scanned; 0 when
-        # there is none.
+        # time.monotonic() when the last answered ping was sent, on a subscription that has
+        # scanned; 0 when there is none.
         self._heard_at = 0.0
         self._thread: threading.Thread | None = None
         self.stopped = threading.Event()
 
     def vouches_for(self, keys: list[str], bucket: int) -> bool:
         """Whether none of `keys`, counters of window `bucket`, has reached half its limit, as
-        far as a live subscription has told. False (read them) when there is none yet."""
+        far as a current watch knows. False (read them) when it is not current."""
         if time.monotonic() - self._heard_at > self.QUIET_SECONDS:
             self._start()
             return False
-        if bucket <= self._overflowed_bucket:
+        # A later window named already (a clock ahead elsewhere, or this one just turning):
+        # this window's flags are gone, so this window is read from Redis.
+        if bucket < self._bucket or bucket <= self._overflowed_bucket:
             return False
+        # Read without the lock: `flag` replaces the dict whole or adds to it, and either way
+        # this sees the flags from before the call or after it.
         flagged = self._flagged
         return not any(key in flagged for key in keys)
 
     def flag(self, keys: list[str]) -> None:
         with self._lock:
             for key in keys:
-                bucket = key_bucket(key)
+                try:
+                    bucket = key_bucket(key)
+                except ValueError:  # not a counter's key: no one publishes such a thing
+                    continue
                 if bucket > self._bucket:
                     # Counters of earlier windows no longer decide anything.
                     self._flagged = {k: b for k, b in self._flagged.items() if b >= bucket}
@@ -106,27 +115,36 @@ class FailureWatch:
             if self._thread is not None or self.stopped.is_set():
                 return
             self._thread = threading.Thread(target=self._run, name="failure-watch", daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except RuntimeError:  # no thread to be had: the counters are read, as without the watch
+            log.exception("failure watch not started")
 
     def _run(self) -> None:
-        delay = 0.1
-        outage_logged = False
+        self._retry_delay, self._outage_logged = 0.1, False
         while not self.stopped.is_set():
             try:
                 self._listen()
-            except (redis.RedisError, OSError, ValueError) as error:
-                if not outage_logged:
+            except (redis.RedisError, OSError) as error:
+                if not self._outage_logged:
                     log.warning("failure watch lost Redis (%s): kept-path attempts read the counters", error)
-                    outage_logged = True
-            else:
-                outage_logged = False
+                    self._outage_logged = True
+            except Exception:
+                log.exception("failure watch failed: kept-path attempts read the counters")
             self._heard_at = 0.0
-            self.stopped.wait(delay)
-            delay = min(delay * 2, 5.0)
+            self.stopped.wait(self._retry_delay)
+            self._retry_delay = min(self._retry_delay * 2, 5.0)
 
     def _listen(self) -> None:
+        # No retries inside redis-py: a PubSub that reconnected by itself would resubscribe
+        # without a scan, and the messages of the gap would be lost unnoticed.
         client = redis.Redis.from_url(
-            self.url, socket_connect_timeout=1, socket_timeout=self.QUIET_SECONDS, decode_responses=True
+            self.url,
+            socket_connect_timeout=1,
+            socket_timeout=self.QUIET_SECONDS,
+            decode_responses=True,
+            retry=Retry(NoBackoff(), 0),
+            client_name=f"failure-watch:{self.prefix}",
         )
         pubsub = client.pubsub()
         try:
@@ -134,19 +152,27 @@ class FailureWatch:
             self._await_subscription(pubsub)
             # After subscribing: a counter named since is in a message, one named before is here.
             self._scan(client)
-            self._heard_at = pinged_at = time.monotonic()
+            # When each unanswered ping was sent: the answers come back in order.
+            unanswered: deque[float] = deque()
             while not self.stopped.is_set():
-                message = pubsub.get_message(timeout=self.PING_SECONDS)
                 now = time.monotonic()
-                if message is not None:
-                    if message["type"] == "message":
-                        self.flag([message["data"]])
-                    self._heard_at = now
-                elif now - self._heard_at > self.QUIET_SECONDS:
-                    raise redis.TimeoutError("no answer to the watch's pings")
-                if now - pinged_at >= self.PING_SECONDS:
+                if unanswered and now - unanswered[0] > self.QUIET_SECONDS:
+                    raise redis.TimeoutError("no answer to the watch's ping")
+                if not unanswered or now - unanswered[-1] >= self.PING_SECONDS:
                     pubsub.ping()
-                    pinged_at = now
+                    unanswered.append(now)
+                message = pubsub.get_message(timeout=self.PING_SECONDS)
+                if message is None:
+                    continue
+                if message["type"] == "message":
+                    self.flag([message["data"]])
+                elif message["type"] == "subscribe":
+                    raise redis.ConnectionError("subscribed again without a scan")
+                elif unanswered:
+                    # The answer to the oldest ping (its shape varies with the server's version):
+                    # every message published before that ping has been read.
+                    self._heard_at = unanswered.popleft()
+                    self._retry_delay, self._outage_logged = 0.1, False
         finally:
             pubsub.close()
             client.close()
@@ -160,17 +186,30 @@ class FailureWatch:
         raise redis.TimeoutError("no confirmation of the watch's subscription")
 
     def _scan(self, client: redis.Redis) -> None:
-        keys = list(client.scan_iter(match=f"{self.prefix}:authfail:*", count=1000))
-        for start in range(0, len(keys), self.SCAN_BATCH):
-            batch = keys[start : start + self.SCAN_BATCH]
-            counts = client.mget(batch)
-            self.flag(
-                [
-                    key
-                    for key, count in zip(batch, counts, strict=True)
-                    if count is not None and int(count) >= half_way(key_limit(key))
-                ]
-            )
+        """Flag the counters already half way, of this window and the one before (an attempt
+        may have read the clock just before it turned); a later window's are named by the
+        reservation that takes them there, after the subscription."""
+        now = int(time.time() // settings.AUTH_FAILURE_WINDOW)
+        for bucket in (now - 1, now):
+            batch: list[str] = []
+            for key in client.scan_iter(match=f"{self.prefix}:authfail:*:{bucket}", count=1000):
+                batch.append(key)
+                if len(batch) == self.SCAN_BATCH:
+                    self._flag_half_way(client, batch)
+                    batch = []
+            self._flag_half_way(client, batch)
+
+    def _flag_half_way(self, client: redis.Redis, keys: list[str]) -> None:
+        if not keys:
+            return
+        counts = client.mget(keys)
+        self.flag(
+            [
+                key
+                for key, count in zip(keys, counts, strict=True)
+                if count is not None and int(count) >= half_way(key_limit(key))
+            ]
+        )
 
 
 _current: FailureWatch | None = None

@@ -47,26 +47,26 @@ class TooManyFailures(Exception):
 
 
 # With Redis, reserving both slots (or refusing and undoing) and giving them back are one round
-# trip each, run atomically by Redis. A reservation also publishes, and returns, the counters it
-# leaves at half their limit or more (accounts.failure_watch).
+# trip each, run atomically by Redis. A reservation also returns the counters it finds at half
+# their limit or more, and publishes those it takes there (accounts.failure_watch): once per
+# crossing, since a counter steps by one, not once per attempt refused past it.
 _RESERVE = """
 local counts = {}
-local half_way = {}
+local named = {}
 for i, key in ipairs(KEYS) do
   redis.call('SET', key, 0, 'NX', 'EX', ARGV[1])
   counts[i] = redis.call('INCR', key)
-  if counts[i] >= math.floor((tonumber(ARGV[i + 2]) + 1) / 2) then
-    redis.call('PUBLISH', ARGV[2], key)
-    table.insert(half_way, key)
-  end
+  local half_way = math.floor((tonumber(ARGV[i + 2]) + 1) / 2)
+  if counts[i] == half_way then redis.call('PUBLISH', ARGV[2], key) end
+  if counts[i] >= half_way then table.insert(named, key) end
 end
 for i, key in ipairs(KEYS) do
   if counts[i] > tonumber(ARGV[i + 2]) then
     for _, taken in ipairs(KEYS) do redis.call('DECR', taken) end
-    return {0, unpack(half_way)}
+    return {0, unpack(named)}
   end
 end
-return {1, unpack(half_way)}
+return {1, unpack(named)}
 """
 _RELEASE = """
 for _, key in ipairs(KEYS) do
@@ -221,7 +221,7 @@ def authentication_slot(*, client_id: str, source_ip: str | None) -> Reservation
         granted = _process_counters.reserve(buckets, bucket)
     else:
         try:
-            granted, *half_way = _redis().reserve(
+            granted, *named = _redis().reserve(
                 keys=[key for key, _ in buckets],
                 args=[
                     settings.AUTH_FAILURE_WINDOW + 5,
@@ -233,7 +233,7 @@ def authentication_slot(*, client_id: str, source_ip: str | None) -> Reservation
             log.warning("rate-limit cache unavailable: client authentication not limited")
             return Reservation([], bucket)
         # Known here at once; other processes learn it from the message.
-        failure_watch.watch().flag([key.decode() for key in half_way])
+        failure_watch.watch().flag([key.decode() for key in named])
     if not granted:
         raise TooManyFailures(retry_after)
     return Reservation([key for key, _ in buckets], bucket)

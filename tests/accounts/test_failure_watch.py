@@ -68,6 +68,22 @@ def test_a_window_with_too_many_named_counters_is_read_from_redis(monkeypatch):
     assert watch.vouches_for(["t:authfail:client:never-named:8"], 8)
 
 
+def test_a_later_window_named_leaves_the_earlier_one_to_be_read():
+    """A clock ahead elsewhere, or the window turning: the earlier window's flags are gone."""
+    watch = live_watch()
+    watch.flag(["t:authfail:client:abc:7"])
+    watch.flag(["t:authfail:client:xyz:8"])
+    assert not watch.vouches_for(["t:authfail:client:abc:7"], 7)
+    assert not watch.vouches_for(["t:authfail:client:never-named:7"], 7)
+    assert watch.vouches_for(["t:authfail:client:never-named:8"], 8)
+
+
+def test_what_is_not_a_counter_key_is_ignored():
+    watch = live_watch()
+    watch.flag(["no-window-here", "t:authfail:client:abc:7"])
+    assert list(watch._flagged) == ["t:authfail:client:abc:7"]
+
+
 def until(condition, seconds: float = 5.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -77,9 +93,17 @@ def until(condition, seconds: float = 5.0) -> bool:
     return False
 
 
-def subscribed(watch: FailureWatch) -> bool:
-    watch.vouches_for([], 0)  # starts its thread
-    return until(lambda: watch._heard_at > 0)
+def current(watch: FailureWatch) -> bool:
+    """Whether the watch becomes current (its thread started by the first question)."""
+    return until(lambda: watch.vouches_for([], 0))
+
+
+@pytest.fixture
+def mid_window(monkeypatch):
+    """The clock held in the middle of the current window: no test sees its window turn."""
+    window = django_settings.AUTH_FAILURE_WINDOW
+    middle = (time.time() // window) * window + window / 2
+    monkeypatch.setattr(throttling.time, "time", lambda: middle)
 
 
 def counters(client_id: str, source_ip: str = "127.0.0.1") -> tuple[list[str], int]:
@@ -96,55 +120,95 @@ def reserve_elsewhere(keys: list[str], limits: list[int]) -> int:
     return granted
 
 
+def named(watch: FailureWatch, key: str, bucket: int) -> bool:
+    return key in watch._flagged and not watch.vouches_for([key], bucket)
+
+
 @needs_redis
-def test_a_counter_named_elsewhere_reaches_the_watch_and_one_below_half_way_does_not():
+def test_a_counter_named_elsewhere_reaches_the_watch_and_one_below_half_way_does_not(mid_window):
     watch = failure_watch.watch()
-    assert subscribed(watch)
+    assert current(watch)
     limit = django_settings.AUTH_FAILURE_LIMIT_PER_CLIENT
     (key, address_key), bucket = counters("named-elsewhere")
     for _ in range(half_way(limit) - 1):
         reserve_elsewhere([key], [limit])
     # A message published after those would arrive after theirs: none of them named the key.
     reserve_elsewhere([address_key], [1])
-    assert until(lambda: not watch.vouches_for([address_key], bucket))
+    assert until(lambda: named(watch, address_key, bucket))
     assert watch.vouches_for([key], bucket)
     reserve_elsewhere([key], [limit])
-    assert until(lambda: not watch.vouches_for([key], bucket))
+    assert until(lambda: named(watch, key, bucket))
 
 
 @needs_redis
-def test_counters_half_way_before_the_watch_subscribed_are_found_by_its_scan():
+def test_a_counter_is_published_once_as_it_reaches_half_way_not_on_every_refusal(mid_window):
+    listener = throttling._redis().client.pubsub()
+    listener.subscribe(failure_watch.channel(throttling._key_prefix()))
+    (key, _), _ = counters("refused-again-and-again")
+    granted = [reserve_elsewhere([key], [4]) for _ in range(10)]
+    assert granted == [1] * 4 + [0] * 6
+    messages = []
+    while (message := listener.get_message(timeout=0.5)) is not None:
+        if message["type"] == "message":
+            messages.append(message["data"].decode())
+    listener.close()
+    assert messages == [key]
+
+
+@needs_redis
+def test_counters_half_way_before_the_watch_subscribed_are_found_by_its_scan(mid_window):
     limit = django_settings.AUTH_FAILURE_LIMIT_PER_CLIENT
     (key, _), bucket = counters("before-the-watch")
-    (untouched, _), _ = counters("never-failed")
+    (below, _), _ = counters("below-half-way")
     for _ in range(half_way(limit)):
         reserve_elsewhere([key], [limit])
+    reserve_elsewhere([below], [limit])
     watch = failure_watch.watch()
-    assert subscribed(watch)
-    assert not watch.vouches_for([key], bucket)
-    assert watch.vouches_for([untouched], bucket)
+    assert until(lambda: watch.vouches_for([below], bucket))
+    assert named(watch, key, bucket)
 
 
 @needs_redis
-def test_a_reservation_here_names_its_counter_at_once(monkeypatch):
+def test_a_watch_that_lost_its_connection_vouches_for_nothing_until_it_is_current_again(mid_window):
+    watch = failure_watch.watch()
+    assert current(watch)
+    redis_client = throttling._redis().client
+    name = f"failure-watch:{throttling._key_prefix()}"
+
+    def subscriptions() -> list[str]:
+        return [c["id"] for c in redis_client.client_list() if c["name"] == name and c["sub"] == "1"]
+
+    (lost,) = subscriptions()
+    redis_client.client_kill_filter(_id=lost)
+    # At once, not after QUIET_SECONDS without an answer.
+    assert until(lambda: not watch.vouches_for([], 0), seconds=FailureWatch.QUIET_SECONDS / 2)
+    assert current(watch)
+    assert len(subscriptions()) == 1
+    assert subscriptions() != [lost]
+
+
+@needs_redis
+def test_a_reservation_here_names_its_counter_at_once(monkeypatch, mid_window):
     watch = live_watch(throttling._key_prefix(), django_settings.REDIS_URL)
     monkeypatch.setattr(failure_watch, "_current", watch)  # the configured one, without its thread
     limit = django_settings.AUTH_FAILURE_LIMIT_PER_CLIENT
     (key, _), bucket = counters("reserved-here")
-    for _ in range(half_way(limit)):
+    for _ in range(half_way(limit) - 1):
         throttling.authentication_slot(client_id="reserved-here", source_ip="127.0.0.1")
-    assert not watch.vouches_for([key], bucket)
+    assert watch.vouches_for([key], bucket)
+    throttling.authentication_slot(client_id="reserved-here", source_ip="127.0.0.1")
+    assert named(watch, key, bucket)
 
 
 @needs_redis
 @pytest.mark.django_db
 def test_a_kept_client_reads_no_counter_until_failures_elsewhere_pass_half_its_limit(
-    client, make_client, settings, monkeypatch
+    client, make_client, settings, monkeypatch, mid_window
 ):
     settings.AUTH_FAILURE_LIMIT_PER_CLIENT = 4
     issued = make_client("manager")
     kept(client, issued)
-    assert subscribed(failure_watch.watch())
+    assert current(failure_watch.watch())
     reads = []
     redis_client = throttling._redis().client
     real_mget = redis_client.mget
@@ -155,7 +219,7 @@ def test_a_kept_client_reads_no_counter_until_failures_elsewhere_pass_half_its_l
     (key, _), bucket = counters(issued.client.client_id)
     reserve_elsewhere([key], [4])
     reserve_elsewhere([key], [4])
-    assert until(lambda: not failure_watch.watch().vouches_for([key], bucket))
+    assert until(lambda: named(failure_watch.watch(), key, bucket))
     assert token(client, issued).status_code == 200
     assert len(reads) == 1
     reserve_elsewhere([key], [4])
