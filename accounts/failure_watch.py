@@ -154,14 +154,16 @@ class FailureWatch:
             self._scan(client)
             # When each unanswered ping was sent: the answers come back in order.
             unanswered: deque[float] = deque()
+            pinged_at = 0.0
             while not self.stopped.is_set():
                 now = time.monotonic()
                 if unanswered and now - unanswered[0] > self.QUIET_SECONDS:
                     raise redis.TimeoutError("no answer to the watch's ping")
-                if not unanswered or now - unanswered[-1] >= self.PING_SECONDS:
+                if now - pinged_at >= self.PING_SECONDS:
                     pubsub.ping()
                     unanswered.append(now)
-                message = pubsub.get_message(timeout=self.PING_SECONDS)
+                    pinged_at = now
+                message = pubsub.get_message(timeout=max(0.0, pinged_at + self.PING_SECONDS - now))
                 if message is None:
                     continue
                 if message["type"] == "message":

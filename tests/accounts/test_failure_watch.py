@@ -1,7 +1,9 @@
 """The failure watch (accounts.failure_watch): kept-path attempts skip the Redis read only while
 a live subscription says neither counter is half way, and learn of other processes' failures."""
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -227,3 +229,19 @@ def test_a_kept_client_reads_no_counter_until_failures_elsewhere_pass_half_its_l
     limited = token(client, issued)
     assert limited.status_code == 429
     assert len(reads) == 2
+
+
+def cpu_seconds_of(thread) -> float:
+    fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@needs_redis
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads a thread's CPU time in /proc (Linux)")
+def test_a_current_watch_waits_between_pings_instead_of_spinning():
+    watch = failure_watch.watch()
+    assert current(watch)
+    before = cpu_seconds_of(watch._thread)
+    time.sleep(2 * FailureWatch.PING_SECONDS)
+    # Two pings and their answers: a few milliseconds. Pinging again at each answer: most of it.
+    assert cpu_seconds_of(watch._thread) - before < 0.2
