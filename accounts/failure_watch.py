@@ -19,6 +19,7 @@ Flags last until their window ends (the window is part of the key); a flagged co
 fell back costs its client a read per attempt until then.
 """
 
+import itertools
 import logging
 import os
 import threading
@@ -31,6 +32,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 log = logging.getLogger(__name__)
+
+NEVER = float("-inf")
 
 
 def half_way(limit: int) -> int:
@@ -72,8 +75,8 @@ class FailureWatch:
         self._bucket = -1
         self._overflowed_bucket = -1
         # time.monotonic() when the last answered ping was sent, on a subscription that has
-        # scanned; 0 when there is none.
-        self._heard_at = 0.0
+        # scanned; -inf when there is none.
+        self._heard_at = NEVER
         self._thread: threading.Thread | None = None
         self.stopped = threading.Event()
 
@@ -83,16 +86,19 @@ class FailureWatch:
         if time.monotonic() - self._heard_at > self.QUIET_SECONDS:
             self._start()
             return False
+        # Read without the lock, the flags first: `flag` moves the window (or marks it
+        # overflowed) before it empties the flags, so flags read before that are checked
+        # against the window they belong to, or the window is read from Redis.
+        flagged = self._flagged
         # A later window named already (a clock ahead elsewhere, or this one just turning):
         # this window's flags are gone, so this window is read from Redis.
         if bucket < self._bucket or bucket <= self._overflowed_bucket:
             return False
-        # Read without the lock: `flag` replaces the dict whole or adds to it, and either way
-        # this sees the flags from before the call or after it.
-        flagged = self._flagged
         return not any(key in flagged for key in keys)
 
     def flag(self, keys: list[str]) -> None:
+        if not keys:
+            return
         with self._lock:
             for key in keys:
                 try:
@@ -101,8 +107,8 @@ class FailureWatch:
                     continue
                 if bucket > self._bucket:
                     # Counters of earlier windows no longer decide anything.
-                    self._flagged = {k: b for k, b in self._flagged.items() if b >= bucket}
                     self._bucket = bucket
+                    self._flagged = {k: b for k, b in self._flagged.items() if b >= bucket}
                 if bucket < self._bucket or bucket <= self._overflowed_bucket:
                     continue
                 self._flagged[key] = bucket
@@ -130,8 +136,10 @@ class FailureWatch:
                     log.warning("failure watch lost Redis (%s): kept-path attempts read the counters", error)
                     self._outage_logged = True
             except Exception:
-                log.exception("failure watch failed: kept-path attempts read the counters")
-            self._heard_at = 0.0
+                if not self._outage_logged:
+                    log.exception("failure watch failed: kept-path attempts read the counters")
+                    self._outage_logged = True
+            self._heard_at = NEVER
             self.stopped.wait(self._retry_delay)
             self._retry_delay = min(self._retry_delay * 2, 5.0)
 
@@ -143,6 +151,8 @@ class FailureWatch:
             socket_connect_timeout=1,
             socket_timeout=self.QUIET_SECONDS,
             decode_responses=True,
+            # RESP2: a subscribed connection answers PING <n> with ["pong", n], telling which.
+            protocol=2,
             retry=Retry(NoBackoff(), 0),
             client_name=f"failure-watch:{self.prefix}",
         )
@@ -152,29 +162,30 @@ class FailureWatch:
             self._await_subscription(pubsub)
             # After subscribing: a counter named since is in a message, one named before is here.
             self._scan(client)
-            # When each unanswered ping was sent: the answers come back in order.
-            unanswered: deque[float] = deque()
-            pinged_at = 0.0
+            # Pings by number, with when each was sent; answers come back in order.
+            unanswered: deque[tuple[str, float]] = deque()
+            sequence = itertools.count()
+            pinged_at = NEVER
             while not self.stopped.is_set():
                 now = time.monotonic()
-                if unanswered and now - unanswered[0] > self.QUIET_SECONDS:
+                if unanswered and now - unanswered[0][1] > self.QUIET_SECONDS:
                     raise redis.TimeoutError("no answer to the watch's ping")
                 if now - pinged_at >= self.PING_SECONDS:
-                    pubsub.ping()
-                    unanswered.append(now)
+                    number = str(next(sequence))
+                    pubsub.ping(number)
+                    unanswered.append((number, now))
                     pinged_at = now
                 message = pubsub.get_message(timeout=max(0.0, pinged_at + self.PING_SECONDS - now))
                 if message is None:
                     continue
                 if message["type"] == "message":
                     self.flag([message["data"]])
-                elif message["type"] == "subscribe":
-                    raise redis.ConnectionError("subscribed again without a scan")
-                elif unanswered:
-                    # The answer to the oldest ping (its shape varies with the server's version):
-                    # every message published before that ping has been read.
-                    self._heard_at = unanswered.popleft()
+                elif message["type"] == "pong" and unanswered and message["data"] == unanswered[0][0]:
+                    # Every message published before that ping has been read.
+                    self._heard_at = unanswered.popleft()[1]
                     self._retry_delay, self._outage_logged = 0.1, False
+                else:  # a resubscription (no scan), or anything this loop does not expect
+                    raise redis.ConnectionError(f"unexpected {message['type']!r} on the watch's subscription")
         finally:
             pubsub.close()
             client.close()
@@ -188,18 +199,22 @@ class FailureWatch:
         raise redis.TimeoutError("no confirmation of the watch's subscription")
 
     def _scan(self, client: redis.Redis) -> None:
-        """Flag the counters already half way, of this window and the one before (an attempt
-        may have read the clock just before it turned); a later window's are named by the
-        reservation that takes them there, after the subscription."""
+        """Flag the counters already half way, of this window and the ones either side (an
+        attempt may have read the clock just before it turned; another node's may be ahead);
+        later ones are named by the reservations that take them there, after the subscription."""
         now = int(time.time() // settings.AUTH_FAILURE_WINDOW)
-        for bucket in (now - 1, now):
-            batch: list[str] = []
-            for key in client.scan_iter(match=f"{self.prefix}:authfail:*:{bucket}", count=1000):
-                batch.append(key)
-                if len(batch) == self.SCAN_BATCH:
-                    self._flag_half_way(client, batch)
-                    batch = []
-            self._flag_half_way(client, batch)
+        batch: list[str] = []
+        for key in client.scan_iter(match=f"{self.prefix}:authfail:*", count=1000):
+            try:
+                if abs(key_bucket(key) - now) > 1:
+                    continue
+            except ValueError:
+                continue
+            batch.append(key)
+            if len(batch) == self.SCAN_BATCH:
+                self._flag_half_way(client, batch)
+                batch = []
+        self._flag_half_way(client, batch)
 
     def _flag_half_way(self, client: redis.Redis, keys: list[str]) -> None:
         if not keys:

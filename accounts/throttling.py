@@ -47,26 +47,31 @@ class TooManyFailures(Exception):
 
 
 # With Redis, reserving both slots (or refusing and undoing) and giving them back are one round
-# trip each, run atomically by Redis. A reservation also returns the counters it finds at half
-# their limit or more, and publishes those it takes there (accounts.failure_watch): once per
-# crossing, since a counter steps by one, not once per attempt refused past it.
+# trip each, run atomically by Redis. A reservation also returns the counters it leaves at half
+# their limit or more, and publishes those a granted reservation takes there
+# (accounts.failure_watch): once per crossing, since a counter steps by one; a refused one
+# leaves every counter as it was and publishes nothing.
 _RESERVE = """
 local counts = {}
-local named = {}
 for i, key in ipairs(KEYS) do
   redis.call('SET', key, 0, 'NX', 'EX', ARGV[1])
   counts[i] = redis.call('INCR', key)
+end
+local granted = 1
+for i, key in ipairs(KEYS) do
+  if counts[i] > tonumber(ARGV[i + 2]) then granted = 0 end
+end
+local named = {}
+for i, key in ipairs(KEYS) do
   local half_way = math.floor((tonumber(ARGV[i + 2]) + 1) / 2)
-  if counts[i] == half_way then redis.call('PUBLISH', ARGV[2], key) end
+  if granted == 0 then
+    counts[i] = redis.call('DECR', key)
+  elseif counts[i] == half_way then
+    redis.call('PUBLISH', ARGV[2], key)
+  end
   if counts[i] >= half_way then table.insert(named, key) end
 end
-for i, key in ipairs(KEYS) do
-  if counts[i] > tonumber(ARGV[i + 2]) then
-    for _, taken in ipairs(KEYS) do redis.call('DECR', taken) end
-    return {0, unpack(named)}
-  end
-end
-return {1, unpack(named)}
+return {granted, unpack(named)}
 """
 _RELEASE = """
 for _, key in ipairs(KEYS) do
@@ -233,7 +238,7 @@ def authentication_slot(*, client_id: str, source_ip: str | None) -> Reservation
             log.warning("rate-limit cache unavailable: client authentication not limited")
             return Reservation([], bucket)
         # Known here at once; other processes learn it from the message.
-        failure_watch.watch().flag([key.decode() for key in named])
+        failure_watch.watch().flag([key.decode() if isinstance(key, bytes) else key for key in named])
     if not granted:
         raise TooManyFailures(retry_after)
     return Reservation([key for key, _ in buckets], bucket)
@@ -248,7 +253,7 @@ def authentication_admit(*, client_id: str, source_ip: str | None) -> None:
         admitted = _process_counters.below(buckets, bucket)
     else:
         keys = [key for key, _ in buckets]
-        if failure_watch.watch().vouches_for(keys, bucket):
+        if settings.AUTH_FAILURE_WATCH and failure_watch.watch().vouches_for(keys, bucket):
             return  # neither counter is even half way (see accounts.failure_watch)
         try:
             counts = _redis().client.mget(keys)

@@ -327,6 +327,10 @@ SQLITE_CHECKPOINT_SECONDS = _seconds_between("SQLITE_CHECKPOINT_SECONDS", 1.0, 0
 AUTH_FAILURE_WINDOW = _positive_int("AUTH_FAILURE_WINDOW", 300)
 AUTH_FAILURE_LIMIT_PER_CLIENT = _positive_int("AUTH_FAILURE_LIMIT_PER_CLIENT", 10)
 AUTH_FAILURE_LIMIT_PER_ADDRESS = _positive_int("AUTH_FAILURE_LIMIT_PER_ADDRESS", 100)
+# With Redis, kept clients skip reading their counters while each worker's watch says they are
+# far from the limit (accounts/failure_watch.py). Off while any node still runs a version whose
+# reservations do not publish (a rolling upgrade to this one): the watch would miss theirs.
+AUTH_FAILURE_WATCH = env.bool("AUTH_FAILURE_WATCH", default=True)
 
 # Password sign-in (admin and /accounts/login/): after 5 failures for one username from one
 # address, a 15-minute cool-off; every failure and lockout is recorded (django-axes).
