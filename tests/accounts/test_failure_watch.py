@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings as django_settings
 from hypothesis import given
 from hypothesis import strategies as st
@@ -267,3 +268,84 @@ def test_with_the_watch_off_a_kept_client_reads_its_counters(client, make_client
     monkeypatch.setattr(redis_client, "mget", lambda keys: (reads.append(keys), real_mget(keys))[1])
     assert token(client, issued).status_code == 200
     assert len(reads) == 1
+
+
+class ScriptedPubSub:
+    """A subscription that answers with `script` (messages, or callables giving one), then
+    stops its watch; it records the pings sent."""
+
+    def __init__(self, watch: FailureWatch, script: list):
+        self.watch, self.script, self.pings = watch, list(script), []
+
+    def subscribe(self, channel):
+        pass
+
+    def ping(self, number):
+        self.pings.append(number)
+
+    def get_message(self, timeout):
+        if not self.script:
+            self.watch.stopped.set()
+            return None
+        item = self.script.pop(0)
+        return item() if callable(item) else item
+
+    def close(self):
+        pass
+
+
+class ScriptedRedis:
+    def __init__(self, pubsub):
+        self._pubsub = pubsub
+
+    def pubsub(self):
+        return self._pubsub
+
+    def scan_iter(self, match, count):
+        return iter(())
+
+    def close(self):
+        pass
+
+
+def listened(monkeypatch, script: list) -> tuple[FailureWatch, ScriptedPubSub]:
+    watch = FailureWatch("redis://scripted", "t")
+    pubsub = ScriptedPubSub(watch, script)
+    monkeypatch.setattr(failure_watch.redis.Redis, "from_url", lambda *args, **kwargs: ScriptedRedis(pubsub))
+    return watch, pubsub
+
+
+def test_a_backlog_of_messages_does_not_make_the_watch_current_only_the_pings_answer(monkeypatch):
+    seen = []
+    watch, pubsub = None, None
+
+    def message(n):
+        def read():
+            seen.append(watch._heard_at)
+            return {"type": "message", "data": f"t:authfail:client:k{n}:7"}
+
+        return read
+
+    watch, pubsub = listened(
+        monkeypatch,
+        [{"type": "subscribe", "data": 1}, *(message(n) for n in range(50)), {"type": "pong", "data": "0"}],
+    )
+    watch._listen()
+    assert pubsub.pings[0] == "0"
+    assert seen == [failure_watch.NEVER] * 50
+    assert watch._heard_at > failure_watch.NEVER
+    assert len(watch._flagged) == 50
+
+
+@pytest.mark.parametrize(
+    "unexpected",
+    [{"type": "pong", "data": "7"}, {"type": "subscribe", "data": 1}, {"type": "unsubscribe", "data": 0}],
+    ids=["an answer to no ping sent", "a resubscription", "an unsubscription"],
+)
+def test_anything_unexpected_on_the_subscription_ends_it_without_making_it_current(monkeypatch, unexpected):
+    watch, _ = listened(
+        monkeypatch, [{"type": "subscribe", "data": 1}, unexpected, {"type": "pong", "data": "0"}]
+    )
+    with pytest.raises(redis.ConnectionError):
+        watch._listen()
+    assert watch._heard_at == failure_watch.NEVER
