@@ -4,7 +4,7 @@ Reading a kept client's two counters (throttling.authentication_admit) costs a R
 trip, a sixth of what a token or an introspection costs under load; yet nearly always both are
 far below their limit. So the reservation that takes a counter to half its limit publishes
 its key, in the same atomic script (throttling._RESERVE), and one thread per process
-subscribes; on (re)subscribing it also scans for the current window's counters already there.
+subscribes; on (re)subscribing it also scans for the counters already there.
 An attempt is admitted here only while the watch is current and neither of its counters has
 been named; otherwise it reads them as before. Current means: the answer to a ping sent at
 most QUIET_SECONDS ago has been read, so every message published before that ping has been
@@ -79,6 +79,9 @@ class FailureWatch:
         self._heard_at = NEVER
         self._thread: threading.Thread | None = None
         self.stopped = threading.Event()
+        # Seconds before the next reconnection, and whether this outage has been logged; both
+        # start over once the watch is current again.
+        self._retry_delay, self._outage_logged = 0.1, False
 
     def vouches_for(self, keys: list[str], bucket: int) -> bool:
         """Whether none of `keys`, counters of window `bucket`, has reached half its limit, as
@@ -127,7 +130,6 @@ class FailureWatch:
             log.exception("failure watch not started")
 
     def _run(self) -> None:
-        self._retry_delay, self._outage_logged = 0.1, False
         while not self.stopped.is_set():
             try:
                 self._listen()
@@ -233,12 +235,11 @@ _current: FailureWatch | None = None
 _current_lock = threading.Lock()
 
 
-def watch() -> FailureWatch:
-    """The watch of the configured Redis and key prefix; a new one (its thread started on first
-    use) when either changed, the old one stopped."""
+def watch(prefix: str) -> FailureWatch:
+    """The watch of the configured Redis and the counters' key prefix; a new one (its thread
+    started on first use) when either changed, the old one stopped."""
     global _current
     url = settings.REDIS_URL
-    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
     found = _current
     if found is not None and found.url == url and found.prefix == prefix:
         return found

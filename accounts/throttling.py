@@ -225,12 +225,13 @@ def authentication_slot(*, client_id: str, source_ip: str | None) -> Reservation
     if not settings.REDIS_URL:  # the process counts
         granted = _process_counters.reserve(buckets, bucket)
     else:
+        prefix = _key_prefix()
         try:
             granted, *named = _redis().reserve(
                 keys=[key for key, _ in buckets],
                 args=[
                     settings.AUTH_FAILURE_WINDOW + 5,
-                    failure_watch.channel(_key_prefix()),
+                    failure_watch.channel(prefix),
                     *(limit for _, limit in buckets),
                 ],
             )
@@ -238,7 +239,7 @@ def authentication_slot(*, client_id: str, source_ip: str | None) -> Reservation
             log.warning("rate-limit cache unavailable: client authentication not limited")
             return Reservation([], bucket)
         # Known here at once; other processes learn it from the message.
-        failure_watch.watch().flag([key.decode() if isinstance(key, bytes) else key for key in named])
+        failure_watch.watch(prefix).flag([key.decode() if isinstance(key, bytes) else key for key in named])
     if not granted:
         raise TooManyFailures(retry_after)
     return Reservation([key for key, _ in buckets], bucket)
@@ -253,7 +254,7 @@ def authentication_admit(*, client_id: str, source_ip: str | None) -> None:
         admitted = _process_counters.below(buckets, bucket)
     else:
         keys = [key for key, _ in buckets]
-        if settings.AUTH_FAILURE_WATCH and failure_watch.watch().vouches_for(keys, bucket):
+        if settings.AUTH_FAILURE_WATCH and failure_watch.watch(_key_prefix()).vouches_for(keys, bucket):
             return  # neither counter is even half way (see accounts.failure_watch)
         try:
             counts = _redis().client.mget(keys)

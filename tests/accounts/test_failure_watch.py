@@ -1,5 +1,5 @@
 """The failure watch (accounts.failure_watch): kept-path attempts skip the Redis read only while
-a live subscription says neither counter is half way, and learn of other processes' failures."""
+a current subscription says neither counter is half way, and learn of other processes' failures."""
 
 import os
 import time
@@ -51,11 +51,15 @@ def test_a_watch_not_heard_from_lately_vouches_for_nothing():
     assert not watch.vouches_for(["t:authfail:client:abc:7"], 7)
 
 
-def test_flags_of_an_earlier_window_are_dropped_when_a_later_one_is_named():
+def test_a_later_window_named_drops_the_earlier_ones_flags_and_leaves_it_to_be_read():
+    """A clock ahead elsewhere, or the window turning: the earlier window's flags are gone."""
     watch = live_watch()
     watch.flag(["t:authfail:client:abc:7"])
     watch.flag(["t:authfail:client:xyz:8"])
     assert list(watch._flagged) == ["t:authfail:client:xyz:8"]
+    assert not watch.vouches_for(["t:authfail:client:abc:7"], 7)
+    assert not watch.vouches_for(["t:authfail:client:never-named:7"], 7)
+    assert watch.vouches_for(["t:authfail:client:never-named:8"], 8)
     # A late message of the earlier window is not kept either.
     watch.flag(["t:authfail:client:abc:7"])
     assert list(watch._flagged) == ["t:authfail:client:xyz:8"]
@@ -67,16 +71,6 @@ def test_a_window_with_too_many_named_counters_is_read_from_redis(monkeypatch):
     watch.flag([f"t:authfail:ip:10.0.0.{n}:7" for n in range(4)])
     assert not watch.vouches_for(["t:authfail:client:never-named:7"], 7)
     watch.flag(["t:authfail:ip:10.0.0.9:7"])  # still that window
-    assert not watch.vouches_for(["t:authfail:client:never-named:7"], 7)
-    assert watch.vouches_for(["t:authfail:client:never-named:8"], 8)
-
-
-def test_a_later_window_named_leaves_the_earlier_one_to_be_read():
-    """A clock ahead elsewhere, or the window turning: the earlier window's flags are gone."""
-    watch = live_watch()
-    watch.flag(["t:authfail:client:abc:7"])
-    watch.flag(["t:authfail:client:xyz:8"])
-    assert not watch.vouches_for(["t:authfail:client:abc:7"], 7)
     assert not watch.vouches_for(["t:authfail:client:never-named:7"], 7)
     assert watch.vouches_for(["t:authfail:client:never-named:8"], 8)
 
@@ -109,6 +103,10 @@ def mid_window(monkeypatch):
     monkeypatch.setattr(throttling.time, "time", lambda: middle)
 
 
+def configured_watch() -> FailureWatch:
+    return failure_watch.watch(throttling._key_prefix())
+
+
 def counters(client_id: str, source_ip: str = "127.0.0.1") -> tuple[list[str], int]:
     buckets, bucket, _ = throttling._counters_now(client_id, source_ip)
     return [key for key, _ in buckets], bucket
@@ -129,7 +127,7 @@ def named(watch: FailureWatch, key: str, bucket: int) -> bool:
 
 @needs_redis
 def test_a_counter_named_elsewhere_reaches_the_watch_and_one_below_half_way_does_not(mid_window):
-    watch = failure_watch.watch()
+    watch = configured_watch()
     assert current(watch)
     limit = django_settings.AUTH_FAILURE_LIMIT_PER_CLIENT
     (key, address_key), bucket = counters("named-elsewhere")
@@ -172,14 +170,14 @@ def test_counters_half_way_before_the_watch_subscribed_are_found_by_its_scan(mid
     for _ in range(half_way(limit)):
         reserve_elsewhere([key], [limit])
     reserve_elsewhere([below], [limit])
-    watch = failure_watch.watch()
+    watch = configured_watch()
     assert until(lambda: watch.vouches_for([below], bucket))
     assert named(watch, key, bucket)
 
 
 @needs_redis
 def test_a_watch_that_lost_its_connection_vouches_for_nothing_until_it_is_current_again(mid_window):
-    watch = failure_watch.watch()
+    watch = configured_watch()
     assert current(watch)
     redis_client = throttling._redis().client
     name = f"failure-watch:{throttling._key_prefix()}"
@@ -217,7 +215,7 @@ def test_a_kept_client_reads_no_counter_until_failures_elsewhere_pass_half_its_l
     settings.AUTH_FAILURE_LIMIT_PER_CLIENT = 4
     issued = make_client("manager")
     kept(client, issued)
-    assert current(failure_watch.watch())
+    assert current(configured_watch())
     reads = []
     redis_client = throttling._redis().client
     real_mget = redis_client.mget
@@ -228,7 +226,7 @@ def test_a_kept_client_reads_no_counter_until_failures_elsewhere_pass_half_its_l
     (key, _), bucket = counters(issued.client.client_id)
     reserve_elsewhere([key], [4])
     reserve_elsewhere([key], [4])
-    assert until(lambda: named(failure_watch.watch(), key, bucket))
+    assert until(lambda: named(configured_watch(), key, bucket))
     assert token(client, issued).status_code == 200
     assert len(reads) == 1
     reserve_elsewhere([key], [4])
@@ -246,7 +244,7 @@ def cpu_seconds_of(thread) -> float:
 @needs_redis
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads a thread's CPU time in /proc (Linux)")
 def test_a_current_watch_waits_between_pings_instead_of_spinning():
-    watch = failure_watch.watch()
+    watch = configured_watch()
     assert current(watch)
     before = cpu_seconds_of(watch._thread)
     time.sleep(2 * FailureWatch.PING_SECONDS)
@@ -260,7 +258,7 @@ def test_with_the_watch_off_a_kept_client_reads_its_counters(client, make_client
     """AUTH_FAILURE_WATCH=false: while some node still runs reservations that publish nothing."""
     issued = make_client("manager")
     kept(client, issued)
-    assert current(failure_watch.watch())
+    assert current(configured_watch())
     settings.AUTH_FAILURE_WATCH = False
     reads = []
     redis_client = throttling._redis().client
