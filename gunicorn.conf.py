@@ -3,9 +3,19 @@
 Threads, not one request per process: a request spends much of its time waiting for PostgreSQL
 and Redis (one to four round trips each), and a sync worker leaves its core idle meanwhile
 (a third of the time in the benchmarks); with threads another request runs while one waits,
-and keep-alive connections spare a TCP handshake per request. Every setting can be overridden
-on the command line or in GUNICORN_CMD_ARGS (e.g. "--threads 8"), workers also in
-WEB_CONCURRENCY, as gunicorn documents.
+and keep-alive connections spare a TCP handshake per request.
+
+On SQLite, one thread per worker. There a statement is no round trip: nothing is waited for
+that another thread could use, and each thread's connection is one more reader of the same
+file. Every write by one of them makes the others drop their page cache and their memory map
+of the database at their next statement, and a second writer sleeps in SQLite's busy handler
+(1 ms, then 2, 5, ...) until the first commits. One thread made tokens and PATCH a sixth
+cheaper and reads no dearer (README, Performance). A deployment on SQLite that forwards tokens
+to external providers waits on them (up to PROVIDER_TIMEOUT_SECONDS): give it threads back
+with `--threads 4`.
+
+Every setting can be overridden on the command line or in GUNICORN_CMD_ARGS (e.g.
+"--threads 8"), workers also in WEB_CONCURRENCY, as gunicorn documents.
 """
 
 import multiprocessing
@@ -16,7 +26,14 @@ worker_class = "gthread"
 # One process per core (threads cover the waiting), at least two so one can restart while the
 # other serves.
 workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
-threads = 4
+
+
+def _on_sqlite() -> bool:
+    # tokensvc/settings.py's rule: SQLite unless DATABASE_URL names another database.
+    return os.environ.get("DATABASE_URL", "sqlite:").partition(":")[0] in ("sqlite", "")
+
+
+threads = 1 if _on_sqlite() else 4
 # Idle keep-alive connections wait in the worker's poller, not in a thread.
 keepalive = 5
 timeout = 30

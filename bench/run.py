@@ -725,7 +725,8 @@ def environment_lines(
         *profiled,
         f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M:%S} UTC; code at commit {revision}",
         f"- database: {database.label}; cache: {cache}{extra}",
-        f"- server: gunicorn with gunicorn.conf.py (gthread), 1 worker, DEBUG=false; {pin.description}",
+        "- server: gunicorn with gunicorn.conf.py (gthread; 1 thread on SQLite, 4 otherwise), 1 worker,"
+        f" DEBUG=false; {pin.description}",
         f"- load: wrk, {WRK_THREADS} thread, {connections} connections, {WARMUP_SECONDS} s warm-up"
         f" + {seconds} s per scenario; latency includes queueing behind the single worker",
         f"- machine: {cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
