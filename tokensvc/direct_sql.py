@@ -75,6 +75,10 @@ def _executed(db: BaseDatabaseWrapper, sql: str, params: Sequence) -> Iterator:
         if db.vendor == "sqlite":
             with closing(db.connection.execute(_qmark(sql), params)) as cursor:
                 yield cursor
+        elif hasattr(db, "direct_cursor"):  # our PostgreSQL backend keeps one (tokensvc.postgresql)
+            cursor = db.direct_cursor()
+            cursor.execute(sql, params)
+            yield cursor
         else:
             with closing(db.create_cursor()) as cursor:
                 cursor.execute(sql, params)

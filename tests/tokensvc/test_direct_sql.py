@@ -71,6 +71,49 @@ def test_unobserved_statements_skip_djangos_cursor_wrapper(monkeypatch):
     assert events("direct") == 1
 
 
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL only: its backend keeps a driver cursor per connection (SQLite has no cursor set-up)",
+)
+
+
+@on_postgresql
+@pytest.mark.django_db
+def test_a_connection_runs_its_direct_statements_on_one_cursor(monkeypatch):
+    fetch_one("SELECT 1", [])
+    kept = connection.direct_cursor()
+    created = []
+    original = connection.create_cursor
+    monkeypatch.setattr(connection, "create_cursor", lambda *a, **k: created.append(1) or original(*a, **k))
+    add_event("one cursor")
+    assert fetch_all("SELECT %s UNION ALL SELECT %s ORDER BY 1", [2, 1]) == [(1,), (2,)]
+    assert fetch_one("SELECT %s", ["last"]) == ("last",)
+    assert events("one cursor") == 1
+    assert created == []
+    assert connection.direct_cursor() is kept
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_new_connection_gets_a_cursor_of_its_own():
+    fetch_one("SELECT 1", [])
+    old_cursor, old_connection = connection.direct_cursor(), connection.connection
+    connection.close()
+    assert fetch_one("SELECT %s", [7]) == (7,)
+    assert connection.connection is not old_connection
+    assert connection.direct_cursor() is not old_cursor
+    assert connection.direct_cursor().connection is connection.connection
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_kept_cursor_serves_the_next_statement_after_a_refused_one():
+    with pytest.raises(IntegrityError):
+        add_refused_event()
+    add_event("after refusal")
+    assert events("after refusal") == 1
+
+
 @pytest.mark.django_db
 def test_observed_statements_are_counted_as_django_counts_them():
     with CaptureQueriesContext(connection) as captured:

@@ -27,6 +27,19 @@ _READY = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP | sele
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    _direct_cursor = None
+
+    def direct_cursor(self):
+        """The driver's cursor for the hot-path statements of tokensvc.direct_sql: one per
+        connection, kept and reused. A new psycopg cursor builds its adaptation context each time,
+        and with Django's cursor set-up that was a third of the client's CPU for a one-row read
+        (90 -> 57 µs). Results stay in the cursor until its next statement; a thread's connection
+        is its own, and so is this cursor."""
+        cursor = self._direct_cursor
+        if cursor is None or cursor.closed or cursor.connection is not self.connection:
+            cursor = self._direct_cursor = self.create_cursor()
+        return cursor
+
     def get_connection_params(self) -> dict:
         params = super().get_connection_params()
         # Django sets the session's TimeZone to self.timezone_name when it connects.
