@@ -173,7 +173,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's backend, without building a Redis client per call (tokensvc/redis_cache.py).
+            "BACKEND": "tokensvc.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "tokensvc",
         }

@@ -80,7 +80,7 @@ def test_environment_selects_postgresql_redis_and_lifetime():
     values = json.loads(result.stdout)
     assert values["engine"] == "tokensvc.postgresql"  # Django's, with a cheaper health check
     assert values["db"] == "tokens"
-    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["cache"] == "tokensvc.redis_cache.RedisCache"  # Django's, one client per pool
     assert values["debug"] is False
     assert values["hosts"] == ["tokens.example.com", "api.example.com"]
     assert values["lifetime"] == 300
