@@ -21,6 +21,8 @@ Every setting can be overridden on the command line or in GUNICORN_CMD_ARGS (e.g
 import multiprocessing
 import os
 
+import environ
+
 wsgi_app = "tokensvc.wsgi"
 worker_class = "gthread"
 # One process per core (threads cover the waiting), at least two so one can restart while the
@@ -28,12 +30,17 @@ worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count())))
 
 
-def _on_sqlite() -> bool:
-    # tokensvc/settings.py's rule: SQLite unless DATABASE_URL names another database.
-    return os.environ.get("DATABASE_URL", "sqlite:").partition(":")[0] in ("sqlite", "")
+SQLITE_ENGINES = ("django.db.backends.sqlite3", "django.contrib.gis.db.backends.spatialite")
 
 
-threads = 1 if _on_sqlite() else 4
+def _is_sqlite() -> bool:
+    # The engine tokensvc/settings.py will use: DATABASE_URL parsed as it parses it, with its
+    # default (SQLite) when unset.
+    url = os.environ.get("DATABASE_URL", "sqlite://")
+    return environ.Env.db_url_config(url).get("ENGINE") in SQLITE_ENGINES
+
+
+threads = 1 if _is_sqlite() else 4
 # Idle keep-alive connections wait in the worker's poller, not in a thread.
 keepalive = 5
 timeout = 30

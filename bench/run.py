@@ -716,6 +716,11 @@ def environment_lines(
     database: Database, pin: Pinning, seconds: int, connections: int, revision: str, extra: str = ""
 ) -> list[str]:
     cache = "redis (REDIS_URL)" if os.environ.get("REDIS_URL") else "local memory"
+    overrides = (
+        f" overridden by GUNICORN_CMD_ARGS={os.environ['GUNICORN_CMD_ARGS']!r}"
+        if os.environ.get("GUNICORN_CMD_ARGS")
+        else ""
+    )
     profiled = (
         [f"- PROFILED: py-spy shared core {LOADGEN_CORE} with wrk; compare profiles, not these numbers"]
         if PROFILING
@@ -725,8 +730,8 @@ def environment_lines(
         *profiled,
         f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M:%S} UTC; code at commit {revision}",
         f"- database: {database.label}; cache: {cache}{extra}",
-        "- server: gunicorn with gunicorn.conf.py (gthread; 1 thread on SQLite, 4 otherwise), 1 worker,"
-        f" DEBUG=false; {pin.description}",
+        "- server: gunicorn with gunicorn.conf.py (gthread; 1 thread on SQLite, 4 otherwise)"
+        f"{overrides}, 1 worker, DEBUG=false; {pin.description}",
         f"- load: wrk, {WRK_THREADS} thread, {connections} connections, {WARMUP_SECONDS} s warm-up"
         f" + {seconds} s per scenario; latency includes queueing behind the single worker",
         f"- machine: {cpu_model()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",

@@ -65,7 +65,7 @@ def _is_direct(db: BaseDatabaseWrapper) -> bool:
 @contextmanager
 def _executed(db: BaseDatabaseWrapper, sql: str, params: Sequence) -> Iterator:
     """The driver's cursor, having run the statement (Django's cursor when statements are
-    observed); closed afterwards."""
+    observed); closed afterwards, but for the one our PostgreSQL backend keeps per connection."""
     if not _is_direct(db):
         with db.cursor() as cursor:
             cursor.execute(sql, params)
@@ -86,7 +86,9 @@ def _executed(db: BaseDatabaseWrapper, sql: str, params: Sequence) -> Iterator:
 
 
 def fetch_one(sql: str, params: Sequence, db: BaseDatabaseWrapper | None = None) -> tuple | None:
-    """The first row of a SELECT (or of a statement with RETURNING), or None."""
+    """The first row of a SELECT (or of a statement with RETURNING), or None. On PostgreSQL
+    the statement's other rows stay in the kept cursor until its next statement: for reads
+    bounded by a key or a LIMIT."""
     with _executed(db or database(), sql, params) as cursor:
         return cursor.fetchone()
 

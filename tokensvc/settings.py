@@ -127,9 +127,12 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # ---------------------------------------------------------------- database
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
+_database_url = env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+if not _database_url.strip():
+    raise ImproperlyConfigured(
+        "DATABASE_URL is empty: unset it (SQLite) or name a database, e.g. postgres://user@host/name"
+    )
+DATABASES = {"default": environ.Env.db_url_config(_database_url)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so
     # concurrent writers queue instead of failing with "database is locked" mid-transaction.

@@ -108,10 +108,23 @@ def test_a_new_connection_gets_a_cursor_of_its_own():
 @on_postgresql
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_kept_cursor_serves_the_next_statement_after_a_refused_one():
+    fetch_one("SELECT 1", [])
+    kept = connection.direct_cursor()
     with pytest.raises(IntegrityError):
         add_refused_event()
     add_event("after refusal")
     assert events("after refusal") == 1
+    assert connection.direct_cursor() is kept
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_closing_the_connection_closes_its_cursor():
+    fetch_one("SELECT %s", [1])
+    kept = connection.direct_cursor()
+    connection.close()
+    assert kept.closed
+    assert connection._direct_cursor is None  # nor is the closed connection held through it
 
 
 @pytest.mark.django_db

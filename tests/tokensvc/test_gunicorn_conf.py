@@ -11,6 +11,8 @@ CONF = settings.BASE_DIR / "gunicorn.conf.py"
 URLS = [
     "sqlite:////var/lib/tokensvc/db.sqlite3",
     "sqlite://:memory:",
+    "SQLITE:////var/lib/tokensvc/db.sqlite3",
+    "spatialite:////var/lib/tokensvc/geo.sqlite3",
     "postgres://tokensvc@db.internal:5432/tokensvc",
     "postgresql://tokensvc@127.0.0.1/tokensvc",
     "pgsql://tokensvc@127.0.0.1/tokensvc",
@@ -33,5 +35,6 @@ def test_without_database_url_the_service_is_on_sqlite_and_runs_one_thread(monke
 @pytest.mark.parametrize("url", URLS)
 def test_threads_follow_the_database_the_settings_read_from_the_same_url(monkeypatch, url):
     # The settings parse DATABASE_URL with django-environ; the configuration must agree with it.
-    on_sqlite = environ.Env.db_url_config(url)["ENGINE"] == "django.db.backends.sqlite3"
-    assert threads_with(monkeypatch, url) == (1 if on_sqlite else 4)
+    engine = environ.Env.db_url_config(url)["ENGINE"]
+    is_sqlite = engine.startswith("django.db.backends.sqlite3") or engine.endswith(".spatialite")
+    assert threads_with(monkeypatch, url) == (1 if is_sqlite else 4)

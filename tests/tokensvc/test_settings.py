@@ -44,6 +44,7 @@ def test_missing_secret_key_without_debug_is_one_line_naming_it():
         ({"ACCESS_TOKEN_LIFETIME": "one hour"}, "ACCESS_TOKEN_LIFETIME"),
         ({"ACCESS_TOKEN_LIFETIME": "0"}, "ACCESS_TOKEN_LIFETIME"),
         ({"REFRESH_TOKEN_LIFETIME": "-5"}, "REFRESH_TOKEN_LIFETIME"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL"),
     ],
 )
 def test_invalid_values_are_one_line_naming_the_variable(env, name):
