@@ -41,10 +41,44 @@ def test_queued_events_are_written_together_in_order_by_flush(batch):
     with CaptureQueriesContext(connection) as captured:
         assert batch.flush() == 5
     writes = [q["sql"] for q in captured.captured_queries if AuditEvent._meta.db_table in q["sql"]]
-    assert len(writes) == 1, writes  # one executemany of the five rows
-    assert writes[0].startswith("5 times: INSERT INTO")
+    if connection.vendor == "postgresql":
+        assert len(writes) == 1, writes  # one COPY of the five rows
+        assert writes[0].startswith(f"COPY {AuditEvent._meta.db_table} (occurred_at, action, ")
+    else:
+        assert len(writes) == 1, writes  # one executemany of the five rows
+        assert writes[0].startswith("5 times: INSERT INTO")
     assert identifiers() == [f"rs-{number}" for number in range(5)]
     assert batch.flush() == 0
+
+
+@pytest.mark.django_db
+def test_every_column_is_stored_as_given(batch, make_client):
+    client = make_client().client
+    awkward = "tab\there, new\nline, back\\slash, quote ' \" , ü, \\N"
+    fields = {
+        "client": client,
+        "requested_scope": awkward[:500],
+        "granted_scope": "customers:read",
+        "error": "",
+        "reason": awkward,
+        "source_ip": "2001:db8::1",
+        "provider_id": None,
+    }
+    before = timezone.now()
+    batch.add(audit_statement(action=INTROSPECTED, **fields))
+    batch.add(event("no client"))
+    assert batch.flush() == 2
+    stored, bare = AuditEvent.objects.order_by("id")
+    assert stored.client_id == client.pk
+    assert stored.client_identifier == client.client_id
+    assert (stored.requested_scope, stored.reason) == (awkward, awkward)
+    assert stored.granted_scope == "customers:read"
+    assert stored.source_ip == "2001:db8::1"
+    assert stored.provider_id is None
+    assert stored.user_id is None
+    assert stored.action == INTROSPECTED
+    assert before <= stored.occurred_at <= timezone.now()
+    assert (bare.client_id, bare.client_identifier, bare.source_ip) == (None, "no client", None)
 
 
 @pytest.mark.django_db
