@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.audit_batch import AuditBatch
-from accounts.models import AuditEvent, Client, User
+from accounts.models import AuditEvent, Client, Provider, User
 from tokensvc.direct_sql import database, datetime_param
 from tokensvc.rows import Statement, statement_run
 
@@ -42,9 +42,28 @@ def audit_record(**event) -> None:
     statement_run(audit_statement(**event))
 
 
+# The events' references, each SET_NULL when what it names is deleted.
+_REFERENCES = {"client_id": Client, "user_id": User, "provider_id": Provider}
+
+
+def _dangling_references_nulled(rows: list[list]) -> list[list]:
+    """Queued events as they can still be written: a reference to a client, person or
+    provider deleted since the event's request set to NULL, as the foreign key's SET_NULL did
+    to the events already written (the client_identifier still says who it was)."""
+    rows = [list(row) for row in rows]
+    for column, model in _REFERENCES.items():
+        index = _COLUMNS.index(column)
+        named = {row[index] for row in rows if row[index] is not None}
+        present = set(model.objects.filter(pk__in=named).values_list("pk", flat=True)) if named else set()
+        for row in rows:
+            if row[index] not in present:
+                row[index] = None
+    return rows
+
+
 @cache
 def _batch(interval: float) -> AuditBatch:
-    return AuditBatch(interval)
+    return AuditBatch(interval, repair=_dangling_references_nulled)
 
 
 def audit_record_later(statement: Statement) -> None:

@@ -54,10 +54,10 @@ def test_queued_events_are_written_together_in_order_by_flush(batch):
 @pytest.mark.django_db
 def test_every_column_is_stored_as_given(batch, make_client):
     client = make_client().client
-    awkward = "tab\there, new\nline, back\\slash, quote ' \" , ü, \\N"
+    awkward = "tab\there, new\nline, return\r, back\\slash, quote ' \" , ü, \\N, \x00"
     fields = {
         "client": client,
-        "requested_scope": awkward[:500],
+        "requested_scope": awkward,
         "granted_scope": "customers:read",
         "error": "",
         "reason": awkward,
@@ -71,7 +71,8 @@ def test_every_column_is_stored_as_given(batch, make_client):
     stored, bare = AuditEvent.objects.order_by("id")
     assert stored.client_id == client.pk
     assert stored.client_identifier == client.client_id
-    assert (stored.requested_scope, stored.reason) == (awkward, awkward)
+    stored_text = awkward.replace("\x00", "\ufffd")  # PostgreSQL refuses NUL; every database gets the same
+    assert (stored.requested_scope, stored.reason) == (stored_text, stored_text)
     assert stored.granted_scope == "customers:read"
     assert stored.source_ip == "2001:db8::1"
     assert stored.provider_id is None
@@ -107,6 +108,22 @@ def test_a_refused_batch_stays_queued_ahead_of_newer_events(batch, monkeypatch, 
     batch.add(event("second"))
     assert batch.flush() == 2
     assert identifiers() == ["first", "second"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_event_of_a_client_deleted_before_the_flush_is_written_without_the_reference(make_client):
+    # The batch the service uses, whose thread stays asleep during the test.
+    queued = AuditBatch(interval=3600, repair=audit._dangling_references_nulled)
+    gone, kept = make_client().client, make_client().client
+    queued.add(audit_statement(action=INTROSPECTED, client=gone))
+    queued.add(audit_statement(action=INTROSPECTED, client=kept))
+    gone_id, gone_pk = gone.client_id, gone.pk
+    gone.delete()
+    assert queued.flush() == 2
+    assert queued.flush() == 0  # nothing left queued
+    stored = {event.client_identifier: event.client_id for event in AuditEvent.objects.all()}
+    assert stored == {gone_id: None, kept.client_id: kept.pk}
+    assert gone_pk != kept.pk
 
 
 def test_a_batch_holds_the_rows_of_one_statement_only(batch):
