@@ -18,7 +18,7 @@ from collections.abc import Callable
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.db.backends.utils import CursorWrapper
 
-from tokensvc.rows import Statement
+from tokensvc.rows import Statement, one_row_insert_parts
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,7 @@ def _insert_rows(cursor: CursorWrapper, sql: str, rows: list[list]) -> None:
     if connection.vendor != "postgresql":
         cursor.executemany(sql, rows)
         return
-    head, values, _ = sql.partition(" VALUES (")
-    if not values or not head.startswith("INSERT INTO "):
-        raise ValueError(f"not a one-row INSERT ... VALUES: {sql}")
+    head, _ = one_row_insert_parts(sql)
     with (
         connection.wrap_database_errors,
         cursor.copy(f"COPY {head.removeprefix('INSERT INTO ')} FROM STDIN") as copy,

@@ -220,13 +220,20 @@ def statements_run_together(statements: list[Statement]) -> None:
             execute(statement.sql, statement.params, db)
 
 
+def one_row_insert_parts(sql: str) -> tuple[str, str]:
+    """`INSERT INTO t (...)` and the values' list of a one-row `INSERT INTO t (...) VALUES (...)`;
+    ValueError for any other statement."""
+    head, values, rest = sql.partition(" VALUES (")
+    if not values or not head.startswith("INSERT INTO ") or not rest.endswith(")") or "VALUES (" in rest:
+        raise ValueError(f"not a one-row INSERT ... VALUES: {sql}")
+    return head, rest[:-1]
+
+
 def _insert_where(statement: Statement, condition: str) -> str:
     """A one-row `INSERT INTO t (...) VALUES (...)` made to insert only where `condition` (SQL)
     holds: `INSERT INTO t (...) SELECT ... WHERE condition`."""
-    head, values, rest = statement.sql.partition(" VALUES (")
-    if not values or not rest.endswith(")") or "VALUES (" in rest:
-        raise ValueError(f"not a one-row INSERT ... VALUES: {statement.sql}")
-    return f"{head} SELECT {rest[:-1]} WHERE {condition}"
+    head, values = one_row_insert_parts(statement.sql)
+    return f"{head} SELECT {values} WHERE {condition}"
 
 
 def statements_run_if(condition: Statement, statements: list[Statement]) -> bool:
