@@ -24,7 +24,9 @@ hash before its slot.
 """
 
 import threading
+from functools import lru_cache
 
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from accounts.authentication import note_use
@@ -38,6 +40,7 @@ from tokensvc.rows import Statement, along_rows, along_sql
 
 # Enough for every integration of a deployment; past it the oldest entry makes room.
 MAX_CLIENTS = 1024
+_BUILTIN = str(Provider.Kind.BUILTIN)
 
 _clients: dict[str, Client] = {}
 _lock = threading.Lock()
@@ -101,13 +104,9 @@ def clients_forget_all() -> None:
         _clients.clear()
 
 
-def unchanged_condition(client: Client) -> Statement:
-    """SQL that holds while the database still has what `client` was verified on (see the
-    module's docstring), for the statement that does the request's work to check.
-
-    One lookup by key per row, each in a condition of its own: the same rows in one joined
-    subquery cost SQLite six times as much.
-    """
+@lru_cache(maxsize=2)
+def _unchanged_sql(with_api_key: bool) -> str:
+    # The same text for every client: built once per process, not once per request.
     sql = (
         f"EXISTS (SELECT 1 FROM {Client._meta.db_table} WHERE id = %s AND client_id = %s"  # noqa: S608
         " AND client_secret = %s"
@@ -116,6 +115,21 @@ def unchanged_condition(client: Client) -> Statement:
         f" AND EXISTS (SELECT 1 FROM {Provider._meta.db_table} WHERE id = %s AND kind = %s)"
         f" AND COALESCE((SELECT tag FROM {PolicyRevision._meta.db_table} WHERE id = 1), 0) = %s"
     )
+    if with_api_key:
+        sql += (
+            f" AND EXISTS (SELECT 1 FROM {ApiKey._meta.db_table} WHERE key_hash = %s AND client_id = %s"  # noqa: S608
+            " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > %s))"
+        )
+    return sql
+
+
+def unchanged_condition(client: Client, db: BaseDatabaseWrapper | None = None) -> Statement:
+    """SQL that holds while the database still has what `client` was verified on (see the
+    module's docstring), for the statement that does the request's work to check.
+
+    One lookup by key per row, each in a condition of its own: the same rows in one joined
+    subquery cost SQLite six times as much.
+    """
     params = [
         client.pk,
         client.client_id,
@@ -128,27 +142,28 @@ def unchanged_condition(client: Client) -> Statement:
         client.provider_id,
         client.is_resource_server,
         client.provider_id,
-        str(Provider.Kind.BUILTIN),
+        _BUILTIN,
         client.policy_revision,
     ]
     if client.requires_api_key:
-        sql += (
-            f" AND EXISTS (SELECT 1 FROM {ApiKey._meta.db_table} WHERE key_hash = %s AND client_id = %s"  # noqa: S608
-            " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > %s))"
-        )
-        params += [client.key_lookup.key_hash, client.pk, datetime_param(timezone.now(), database())]
-    return Statement(sql, params)
+        params += [client.key_lookup.key_hash, client.pk, datetime_param(timezone.now(), db or database())]
+    return Statement(_unchanged_sql(client.requires_api_key), params)
+
+
+@lru_cache(maxsize=16)
+def _checking_select(condition: str, along: str | None) -> str:
+    select, join = along_sql(along) if along is not None else ("", "")
+    return f"SELECT ({condition}) AS unchanged{select} FROM (SELECT 1) AS one{join}"  # noqa: S608
 
 
 def rows_if_unchanged(client: Client, along: Statement | None) -> tuple[tuple, ...] | None:
     """The rows of the SELECT `along` (see tokensvc.rows.along_sql), read by the statement that
     checks `unchanged_condition(client)`; None when the condition does not hold. Without
     `along`, () if it holds."""
-    condition = unchanged_condition(client)
-    select, join, params = "", "", condition.params
-    if along is not None:
-        (select, join), params = along_sql(along.sql), [*condition.params, *along.params]
-    rows = fetch_all(f"SELECT ({condition.sql}) AS unchanged{select} FROM (SELECT 1) AS one{join}", params)  # noqa: S608
+    db = database()
+    condition = unchanged_condition(client, db)
+    params = condition.params if along is None else [*condition.params, *along.params]
+    rows = fetch_all(_checking_select(condition.sql, along and along.sql), params, db)
     if not rows[0][0]:
         return None
     return along_rows(rows, 1) if along is not None else ()

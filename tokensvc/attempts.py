@@ -36,7 +36,11 @@ class Attempt:
     recorded: bool = False
 
     def copy(self) -> "Attempt":
-        return dataclasses.replace(self)
+        # Every field as it is, without __init__: dataclasses.replace() re-ran the fields'
+        # machinery, a cost of every token and introspection decided from kept rows.
+        twin = object.__new__(Attempt)
+        twin.__dict__.update(self.__dict__)
+        return twin
 
     def restore(self, earlier: "Attempt") -> None:
         """Back to what `earlier` (a `copy()`) held: a try that decided nothing leaves no trace."""
