@@ -236,6 +236,17 @@ def _page_query(
     return ordered.values("id", *columns)[offset : offset + limit]
 
 
+def _converted(row: tuple, converters: tuple) -> list:
+    """A row's values through the ORM's converters (`_Plan.converters`)."""
+    values = list(row)
+    for index, functions, expression in converters:
+        value = values[index]
+        for convert in functions:
+            value = convert(value, expression, connection)
+        values[index] = value
+    return values
+
+
 @functools.lru_cache(maxsize=256)
 def _first_page_plan(vendor: str, keys: tuple[SortKey, ...], columns: tuple[str, ...], limit: int) -> _Plan:
     """The plan of a first page without search: the same SQL for every caller with the same
@@ -280,15 +291,9 @@ def customer_page(
     if plan is None:
         return []
     fetched = fetch_all(plan.sql, plan.params)
-    rows = []
-    for row in fetched:
-        values = list(row)
-        for index, functions, expression in plan.converters:
-            value = values[index]
-            for convert in functions:
-                value = convert(value, expression, connection)
-            values[index] = value
-        rows.append(dict(zip(plan.names, values, strict=True)))
+    if plan.converters:  # none on PostgreSQL, where the driver hands back the stored types
+        fetched = [_converted(row, plan.converters) for row in fetched]
+    rows = [dict(zip(plan.names, row, strict=True)) for row in fetched]
     if backwards:
         rows.reverse()
     return rows

@@ -23,7 +23,7 @@ from claims.exceptions import (
     PreconditionFailed,
 )
 from claims.models import Customer
-from claims.policy import forbidden_writes, visible
+from claims.policy import forbidden_writes, visible, visible_fields
 from claims.records import (
     Layout,
     attributes_of,
@@ -81,11 +81,22 @@ IF_MATCH = OpenApiParameter(
 )
 
 
-def present(row: Mapping[str, object], caller: Caller, layout: Layout | None = None) -> dict:
+def present(row: Mapping[str, object], caller: Caller) -> dict:
     """A row as this caller may see it: built from the readable claims, then filtered by the
     policy core (the one engine every response goes through)."""
-    layout = layout if layout is not None else record_layout(caller.grant.readable, caller.policy)
+    layout = record_layout(caller.grant.readable, caller.policy)
     return {"id": row["id"], **visible(record_of(row, layout), caller.grant)}
+
+
+def page_layout(caller: Caller) -> Layout:
+    """Where the values of a page of records come from: the readable claims' layout, filtered
+    by the policy core (`visible_fields`) once for the whole page."""
+    return visible_fields(record_layout(caller.grant.readable, caller.policy), caller.grant)
+
+
+def present_page(rows: list[Mapping[str, object]], layout: Layout) -> list[dict]:
+    """Every row as `present` shows it, given the `page_layout` of the caller."""
+    return [{"id": row["id"], **record_of(row, layout)} for row in rows]
 
 
 def ascii_digits(value: str) -> bool:
@@ -241,7 +252,7 @@ class CustomerListView(APIView):
             raise InvalidParameter("'search' must not contain NUL characters.")
         keys = sort_keys(request, caller)
         searched = {"search": search, "search_attributes": searchable_attributes(caller)}
-        layout = record_layout(caller.grant.readable, caller.policy)
+        layout = page_layout(caller)
         columns = layout_attributes(layout)
         after = before = None
         if cursor is not None:
@@ -272,7 +283,7 @@ class CustomerListView(APIView):
                 "count": customer_count(**searched),
                 "next": self._link(request, "after", rows[-1]["id"]) if has_next and rows else None,
                 "previous": self._link(request, "before", rows[0]["id"]) if has_previous and rows else None,
-                "results": [present(row, caller, layout) for row in rows],
+                "results": present_page(rows, layout),
             }
         )
 

@@ -17,9 +17,11 @@ from claims.policy import (
     role_grant,
     token_grant,
     visible,
+    visible_fields,
     with_role,
     with_scope,
 )
+from claims.records import record_of
 
 PROFILE = frozenset({"profile.name", "profile.email", "profile.age"})
 ADDRESS = frozenset({"address.street", "address.city"})
@@ -186,6 +188,31 @@ def test_more_scopes_never_grant_less(policy, scopes, extra):
     small, large = grant_for(scopes, policy), grant_for(scopes + extra, policy)
     assert small.readable <= large.readable
     assert small.writable <= large.writable
+
+
+# Where a record's values come from, as claims.records lays them out: each category once.
+SOURCES = ("a", "b", "c", "d")
+layouts = st.dictionaries(
+    st.sampled_from(["profile", "address", "banking", "other"]),
+    st.lists(st.tuples(names, st.sampled_from(SOURCES)), max_size=4).map(tuple),
+    max_size=4,
+).map(lambda by_category: tuple(by_category.items()))
+rows = st.fixed_dictionaries(dict.fromkeys(SOURCES, values))
+
+
+@given(policies(), scope_lists, layouts, rows)
+def test_filtering_the_layout_shows_what_filtering_each_record_shows(policy, scopes, layout, row):
+    # A list page filters its layout once (visible_fields); a single record is filtered itself.
+    grant = grant_for(scopes, policy)
+    assert record_of(row, visible_fields(layout, grant)) == visible(record_of(row, layout), grant)
+
+
+@given(policies(), scope_lists, layouts)
+def test_a_filtered_layout_names_only_readable_claims_and_no_empty_category(policy, scopes, layout):
+    grant = grant_for(scopes, policy)
+    for category, fields in visible_fields(layout, grant):
+        assert fields
+        assert all(f"{category}.{name}" in grant.readable for name, _ in fields)
 
 
 @given(policies(), records)
