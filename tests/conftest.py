@@ -7,6 +7,7 @@ import pytest
 from accounts import verified_clients
 from accounts.models import Role
 from accounts.services import IssuedClient, client_create
+from tokensvc import introspection
 
 
 @pytest.fixture(autouse=True)
@@ -20,11 +21,13 @@ def _own_cache_namespace(settings):
 
 @pytest.fixture(autouse=True)
 def _no_kept_clients():
-    """Clients verified by one test are not kept for the next (accounts.verified_clients): each
-    test's first token is decided from the database, as on a fresh process."""
+    """Clients verified by one test are not kept for the next (accounts.verified_clients), nor
+    introspection answers (tokensvc.introspection): each test starts as a fresh process does."""
     verified_clients.clients_forget_all()
+    introspection.answers_forget_all()
     yield
     verified_clients.clients_forget_all()
+    introspection.answers_forget_all()
 
 
 # A valid German IBAN (checksum and length), used wherever a customer needs one.

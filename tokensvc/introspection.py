@@ -1,6 +1,10 @@
 """The RFC 7662 answer for a token, computed with the same engine as every other grant."""
 
+import threading
+from datetime import datetime
 from functools import partial
+
+from django.utils import timezone
 
 from claims.policy import granted_claims
 from tokensvc.selectors import (
@@ -12,6 +16,16 @@ from tokensvc.selectors import (
 )
 
 INACTIVE = {"active": False}
+
+# The answer for a live access token follows from its row alone, the policy revision included
+# (tokensvc.selectors): the same row gives the same answer until the token expires. A resource
+# server introspects the same token again and again, so the answer worked out from a row is
+# kept, and the next introspection that reads that row again only checks the clock. A change of
+# anything the answer rests on (revocation, the client or person disabled, the policy) changes
+# or removes the row. Answers are never changed once kept; the oldest make room past the limit.
+MAX_KEPT_ANSWERS = 4096
+_answers: dict[tuple, tuple[datetime, dict]] = {}
+_answers_lock = threading.Lock()
 
 
 def _subject(token) -> str:
@@ -42,13 +56,18 @@ def introspect(
 
 
 def _access_token_details(raw: str, rows: tuple[tuple, ...] | None = None) -> dict | None:
+    if rows:
+        kept = _answers.get(tuple(rows[0]))
+        if kept is not None:
+            expires, answer = kept
+            return answer if expires > timezone.now() else INACTIVE
     token = bearer_token_find(raw) if rows is None else bearer_token_from_rows(rows)
     if token is None:
         return None
     if not token.is_live():
         return INACTIVE
     grant = bearer_token_grant(token)
-    return {
+    answer = {
         "active": True,
         "scope": " ".join(sorted(grant.scopes)),
         "client_id": token.client_id,
@@ -58,6 +77,22 @@ def _access_token_details(raw: str, rows: tuple[tuple, ...] | None = None) -> di
         "sub": _bearer_subject(token),
         "granted_claims": granted_claims(grant),
     }
+    if rows:
+        _answer_keep(tuple(rows[0]), token.expires, answer)
+    return answer
+
+
+def _answer_keep(row: tuple, expires: datetime, answer: dict) -> None:
+    with _answers_lock:
+        while len(_answers) >= MAX_KEPT_ANSWERS:
+            del _answers[next(iter(_answers))]
+        _answers[row] = (expires, answer)
+
+
+def answers_forget_all() -> None:
+    """Drop every kept answer (tests start each from an empty process)."""
+    with _answers_lock:
+        _answers.clear()
 
 
 def _refresh_token_details(raw: str) -> dict | None:

@@ -1,7 +1,8 @@
 """A resource server's next introspections come from the rows kept at its first
 (accounts.verified_clients): one statement checks them and reads the token, the limits are read
 before any secret is compared, and any change to what it was verified on decides the very next
-request from the database."""
+request from the database. The answer for a token's row is kept too (tokensvc.introspection):
+given again for the same row, never past the token's expiry."""
 
 from datetime import timedelta
 
@@ -11,12 +12,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import authentication, verified_clients
-from accounts.models import ApiKey, AuditEvent, Client, Provider
+from accounts.models import ApiKey, AuditEvent, Client, Provider, Role
 from accounts.services import client_secret_rotate
 from accounts.throttling import authentication_slot
+from claims.models import Scope
 from tests.tokensvc.oauth_helpers import INTROSPECT_URL, basic, client_credentials_token, post_form
 from tests.tokensvc.test_verified_clients import last_used_an_hour_ago
-from tokensvc import client_authentication, resource_server
+from tokensvc import client_authentication, introspection, resource_server
+from tokensvc.selectors import AccessToken
 
 pytestmark = pytest.mark.django_db
 
@@ -157,3 +160,70 @@ def test_a_use_from_the_kept_rows_is_recorded_to_the_minute(client, server, admi
     assert introspect(client, server, admin_token).status_code == 200
     assert Client.objects.get(pk=server.client.pk).last_used_at > long_ago
     assert ApiKey.objects.get(client=server.client).last_used_at > long_ago
+
+
+# ------------------------------------------------------------------ kept answers
+
+
+@pytest.fixture
+def unworkable(monkeypatch):
+    """From here on, no introspection answer can be worked out: only a kept one can be given."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the answer was worked out again")
+
+    monkeypatch.setattr(introspection, "bearer_token_grant", refuse)
+
+
+def test_the_same_row_is_answered_again_without_working_it_out(client, server, admin_token, monkeypatch):
+    first = introspect(client, server, admin_token).json()
+    assert first["active"] is True
+    grants = []
+    original = introspection.bearer_token_grant
+    monkeypatch.setattr(
+        introspection, "bearer_token_grant", lambda token: grants.append(token) or original(token)
+    )
+    assert introspect(client, server, admin_token).json() == first
+    assert grants == []
+
+
+def test_a_kept_answer_ends_with_the_token(client, server, admin_token, monkeypatch, unworkable):
+    expires = AccessToken.objects.get().expires
+    monkeypatch.setattr(timezone, "now", lambda: expires)
+    assert introspect(client, server, admin_token).json() == {"active": False}
+    monkeypatch.setattr(timezone, "now", lambda: expires - timedelta(seconds=1))
+    assert introspect(client, server, admin_token).json()["active"] is True
+
+
+def test_a_policy_change_is_seen_by_the_next_introspection(client, server, admin_token):
+    assert "banking" in introspect(client, server, admin_token).json()["granted_claims"]
+    Role.objects.get(name="admin").scopes.remove(Scope.objects.get(name="banking:read"))
+    answer = introspect(client, server, admin_token).json()
+    assert "banking:read" not in answer["scope"].split()
+    assert "banking" not in answer["granted_claims"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda: AccessToken.objects.all().delete(), id="revoked"),
+        pytest.param(
+            lambda: Client.objects.filter(name="back office").update(is_active=False), id="client disabled"
+        ),
+    ],
+)
+def test_a_token_revoked_or_disabled_after_a_kept_answer_is_inactive(client, server, admin_token, change):
+    assert introspect(client, server, admin_token).json()["active"] is True
+    change()
+    assert introspect(client, server, admin_token).json() == {"active": False}
+
+
+def test_kept_answers_are_bounded_the_oldest_making_room(client, server, make_client, monkeypatch):
+    monkeypatch.setattr(introspection, "MAX_KEPT_ANSWERS", 2)
+    admin = make_client("admin", name="another back office")
+    tokens = [client_credentials_token(client, admin)["access_token"] for _ in range(3)]
+    for token in tokens:
+        assert introspect(client, server, token).json()["active"] is True
+    assert len(introspection._answers) == 2
+    kept = [answer["exp"] for _, answer in introspection._answers.values()]
+    assert kept == [introspect(client, server, token).json()["exp"] for token in tokens[1:]]
