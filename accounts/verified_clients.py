@@ -163,7 +163,7 @@ def rows_if_unchanged(client: Client, along: Statement | None) -> tuple[tuple, .
     db = database()
     condition = unchanged_condition(client, db)
     params = condition.params if along is None else [*condition.params, *along.params]
-    rows = fetch_all(_checking_select(condition.sql, along and along.sql), params, db)
+    rows = fetch_all(_checking_select(condition.sql, None if along is None else along.sql), params, db)
     if not rows[0][0]:
         return None
     return along_rows(rows, 1) if along is not None else ()

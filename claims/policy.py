@@ -14,6 +14,8 @@ from typing import Literal, TypeVar
 Access = Literal["read", "write"]
 Record = Mapping[str, Mapping[str, object]]
 T = TypeVar("T")
+# Where the values of a record come from: ((category, ((claim, source), ...)), ...).
+Fields = tuple[tuple[str, tuple[tuple[str, T], ...]], ...]
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,16 @@ class Grant:
             names.setdefault(category, set()).add(name)
         return {category: frozenset(found) for category, found in names.items()}
 
+    @cached_property
+    def claims_listed(self) -> dict[str, list[str]]:
+        """See `granted_claims`: worked out once per grant, which token and introspection
+        answers then share."""
+        grouped: dict[str, list[str]] = {}
+        for claim in self.readable:
+            category, _, name = claim.partition(".")
+            grouped.setdefault(category, []).append(name)
+        return {category: sorted(names) for category, names in sorted(grouped.items())}
+
 
 def refused_scopes(requested: Iterable[str], role: str | None, policy: Policy) -> frozenset[str]:
     """The requested scopes that the role does not hold (unknown scopes included)."""
@@ -102,12 +114,9 @@ def token_grant(token_scopes: Iterable[str], role: str | None, policy: Policy) -
 
 
 def granted_claims(grant: Grant) -> dict[str, list[str]]:
-    """Readable claims grouped by category, each list sorted; empty categories absent."""
-    grouped: dict[str, list[str]] = {}
-    for claim in grant.readable:
-        category, _, name = claim.partition(".")
-        grouped.setdefault(category, []).append(name)
-    return {category: sorted(names) for category, names in sorted(grouped.items())}
+    """Readable claims grouped by category, each list sorted; empty categories absent. Shared
+    by every answer for the same grant: read it, never change it."""
+    return grant.claims_listed
 
 
 def visible(record: Record, grant: Grant) -> dict[str, dict[str, object]]:
@@ -128,17 +137,17 @@ def visible(record: Record, grant: Grant) -> dict[str, dict[str, object]]:
     return shown
 
 
-def visible_fields(layout: Iterable[tuple[str, Iterable[tuple[str, T]]]], grant: Grant) -> tuple:
+def visible_fields(layout: Iterable[tuple[str, Iterable[tuple[str, T]]]], grant: Grant) -> Fields[T]:
     """The same filter as `visible`, applied to where a record's values come from instead of to
-    the values: `layout` is ((category, ((claim, source), ...)), ...), and what is left of it
-    builds records that hold only what `visible` would leave of them. A list page is filtered
-    once this way instead of once per record."""
+    the values: `layout` is ((category, ((claim, source), ...)), ...), each category at most
+    once, and what is left of it builds records that hold only what `visible` would leave of
+    them. A list page is filtered once this way instead of once per record."""
     readable = grant.readable_by_category
     shown = []
     for category, fields in layout:
         names = readable.get(category)
         if names:
-            kept = tuple(field for field in fields if field[0] in names)
+            kept = tuple((name, source) for name, source in fields if name in names)
             if kept:
                 shown.append((category, kept))
     return tuple(shown)

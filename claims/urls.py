@@ -9,6 +9,7 @@ from django.urls import path
 
 from claims import views
 
+# Also in settings.MACHINE_PATH_PREFIXES, where the people's middleware steps aside.
 API_PREFIX = "api/v1/"
 
 urlpatterns = [

@@ -94,9 +94,10 @@ def page_layout(caller: Caller) -> Layout:
     return visible_fields(record_layout(caller.grant.readable, caller.policy), caller.grant)
 
 
-def present_page(rows: list[Mapping[str, object]], layout: Layout) -> list[dict]:
-    """Every row as `present` shows it, given the `page_layout` of the caller."""
-    return [{"id": row["id"], **record_of(row, layout)} for row in rows]
+def present_page(rows: list[Mapping[str, object]], visible_layout: Layout) -> list[dict]:
+    """Every row as `present` shows it, given the caller's `page_layout` (already filtered by
+    the policy core: nothing is filtered here)."""
+    return [{"id": row["id"], **record_of(row, visible_layout)} for row in rows]
 
 
 def ascii_digits(value: str) -> bool:

@@ -20,7 +20,7 @@ def _own_cache_namespace(settings):
 
 
 @pytest.fixture(autouse=True)
-def _no_kept_clients():
+def _fresh_process_state():
     """Clients verified by one test are not kept for the next (accounts.verified_clients), nor
     introspection answers (tokensvc.introspection): each test starts as a fresh process does."""
     verified_clients.clients_forget_all()

@@ -38,7 +38,7 @@ class Attempt:
     def copy(self) -> "Attempt":
         # Every field as it is, without __init__: dataclasses.replace() re-ran the fields'
         # machinery, a cost of every token and introspection decided from kept rows.
-        twin = object.__new__(Attempt)
+        twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)
         return twin
 

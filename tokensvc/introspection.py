@@ -22,7 +22,9 @@ INACTIVE = {"active": False}
 # server introspects the same token again and again, so the answer worked out from a row is
 # kept, and the next introspection that reads that row again only checks the clock. A change of
 # anything the answer rests on (revocation, the client or person disabled, the policy) changes
-# or removes the row. Answers are never changed once kept; the oldest make room past the limit.
+# or removes the row. A kept answer is handed to every request that reads its row: nothing may
+# change it. Answers of one grant share its claim lists (`granted_claims`); the oldest answers
+# make room past the limit.
 MAX_KEPT_ANSWERS = 4096
 _answers: dict[tuple, tuple[datetime, dict]] = {}
 _answers_lock = threading.Lock()

@@ -89,7 +89,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 # Endpoints called by machines with bearer tokens or client credentials, never by a signed-in
-# person: the people's middleware above steps aside there.
+# person: the people's middleware above steps aside there. The API's is claims.urls.API_PREFIX.
 MACHINE_PATH_PREFIXES = ("/oauth/token/", "/oauth/revoke/", "/oauth/introspect/", "/api/v1/")
 
 ROOT_URLCONF = "tokensvc.urls"

@@ -34,4 +34,3 @@ def test_a_copy_is_not_changed_by_what_the_attempt_does_next():
     before = attempt.copy()
     attempt.refuse("API key unknown or of another client")
     assert before.reason == ""
-    assert type(before) is Attempt

@@ -19,7 +19,7 @@ from claims.models import Scope
 from tests.tokensvc.oauth_helpers import INTROSPECT_URL, basic, client_credentials_token, post_form
 from tests.tokensvc.test_verified_clients import last_used_an_hour_ago
 from tokensvc import client_authentication, introspection, resource_server
-from tokensvc.selectors import AccessToken
+from tokensvc.selectors import AccessToken, token_checksum
 
 pytestmark = pytest.mark.django_db
 
@@ -166,8 +166,9 @@ def test_a_use_from_the_kept_rows_is_recorded_to_the_minute(client, server, admi
 
 
 @pytest.fixture
-def unworkable(monkeypatch):
-    """From here on, no introspection answer can be worked out: only a kept one can be given."""
+def unworkable(server, monkeypatch):
+    """After the server's first introspection, no answer can be worked out: only a kept one can
+    be given."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("the answer was worked out again")
@@ -218,12 +219,30 @@ def test_a_token_revoked_or_disabled_after_a_kept_answer_is_inactive(client, ser
     assert introspect(client, server, admin_token).json() == {"active": False}
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda: AccessToken.objects.update(scope="profile:read"), id="token narrowed"),
+        pytest.param(
+            lambda: Client.objects.filter(name="back office").update(role=Role.objects.get(name="viewer")),
+            id="client's role changed",
+        ),
+    ],
+)
+def test_a_token_whose_row_changed_after_a_kept_answer_gets_a_new_one(client, server, admin_token, change):
+    before = introspect(client, server, admin_token).json()
+    change()
+    after = introspect(client, server, admin_token).json()
+    assert after["scope"] != before["scope"]
+    introspection.answers_forget_all()
+    assert introspect(client, server, admin_token).json() == after  # as worked out afresh
+
+
 def test_kept_answers_are_bounded_the_oldest_making_room(client, server, make_client, monkeypatch):
     monkeypatch.setattr(introspection, "MAX_KEPT_ANSWERS", 2)
     admin = make_client("admin", name="another back office")
     tokens = [client_credentials_token(client, admin)["access_token"] for _ in range(3)]
     for token in tokens:
         assert introspect(client, server, token).json()["active"] is True
-    assert len(introspection._answers) == 2
-    kept = [answer["exp"] for _, answer in introspection._answers.values()]
-    assert kept == [introspect(client, server, token).json()["exp"] for token in tokens[1:]]
+    kept_ids = [row[0] for row in introspection._answers]  # a token row starts with its id
+    assert kept_ids == [AccessToken.objects.get(token_checksum=token_checksum(t)).pk for t in tokens[1:]]

@@ -3,7 +3,10 @@
 import sys
 
 import pytest
+from django.conf import settings
 from django.urls import Resolver404, resolve, reverse
+
+from claims.urls import API_PREFIX
 
 
 def exceptions_raised(call) -> list[type]:
@@ -14,11 +17,12 @@ def exceptions_raised(call) -> list[type]:
             raised.append(arg[0])
         return trace
 
+    previous = sys.gettrace()  # coverage or a debugger may be tracing already
     sys.settrace(trace)
     try:
         call()
     finally:
-        sys.settrace(None)
+        sys.settrace(previous)
     return raised
 
 
@@ -37,6 +41,11 @@ def test_a_busy_route_resolves_without_a_resolver404(path, name):
     resolve(path)  # Django's caches filled first
     assert Resolver404 not in exceptions_raised(lambda: resolve(path))
     assert resolve(path).view_name == name
+
+
+def test_the_api_prefix_is_a_machine_path():
+    # The people's middleware steps aside on the API because of this prefix (settings).
+    assert f"/{API_PREFIX}" in settings.MACHINE_PATH_PREFIXES
 
 
 def test_the_api_routes_keep_their_names_and_prefix():
