@@ -6,7 +6,7 @@ Everything is default-deny: an unknown scope or role grants nothing, and a claim
 granted scope covers is neither readable nor writable.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal, TypeVar
@@ -16,6 +16,8 @@ Record = Mapping[str, Mapping[str, object]]
 T = TypeVar("T")
 # Where the values of a record come from: ((category, ((claim, source), ...)), ...).
 Fields = tuple[tuple[str, tuple[tuple[str, T], ...]], ...]
+# How many results one policy remembers (Policy.remembered).
+MAX_REMEMBERED = 4096
 
 
 @dataclass(frozen=True)
@@ -35,18 +37,30 @@ class Policy:
     roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
     attributes: Mapping[str, str] = field(default_factory=dict)  # 'profile.email' -> 'email'
     role_names: Mapping[int, str] = field(default_factory=dict)  # role id -> name
-    # What tokens get under this policy, by (token scopes, role): a policy never changes (a new
-    # revision is a new Policy), so a grant worked out once holds for every later request.
-    # Bounded all the same: the memory of a long-lived policy must not depend on its callers.
-    _grants: dict[tuple[frozenset[str], str | None], "Grant"] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    # See `remembered`.
+    _remembered: dict[Hashable, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def remembered(self, key: Hashable, work: Callable[[], T]) -> T:
+        """What `work()` gives, worked out once for this policy and `key`.
+
+        A policy never changes (a new revision is a new Policy), so what follows from it and
+        from `key` alone (what tokens of some scopes and role get, say) holds for every later
+        request. Bounded all the same: the memory of a long-lived policy must not depend on
+        its callers; past MAX_REMEMBERED keys, work is done again each time.
+        """
+        try:
+            return self._remembered[key]  # type: ignore[return-value]
+        except KeyError:
+            value = work()
+            if len(self._remembered) < MAX_REMEMBERED:
+                self._remembered[key] = value
+            return value
 
     def role_scopes(self, role: str | None) -> frozenset[str]:
         """The scopes a role holds now, limited to scopes that exist."""
         if role is None:
             return frozenset()
-        return frozenset(self.roles.get(role, frozenset())) & self.scopes.keys()
+        return frozenset(self.roles.get(role, frozenset())).intersection(self.scopes.keys())
 
 
 @dataclass(frozen=True)
@@ -90,7 +104,7 @@ def effective_scopes(token_scopes: Iterable[str], role: str | None, policy: Poli
 
 def grant_for(scopes: Iterable[str], policy: Policy) -> Grant:
     """The claims a set of scopes opens; scopes the policy does not know add nothing."""
-    known = frozenset(scopes) & policy.scopes.keys()
+    known = frozenset(scopes).intersection(policy.scopes.keys())
     readable: set[str] = set()
     writable: set[str] = set()
     for name in known:
@@ -99,18 +113,12 @@ def grant_for(scopes: Iterable[str], policy: Policy) -> Grant:
     return Grant(known, frozenset(readable), frozenset(writable))
 
 
-MAX_REMEMBERED_GRANTS = 4096
-
-
 def token_grant(token_scopes: Iterable[str], role: str | None, policy: Policy) -> Grant:
     """The effective grant of a token held by `role`, under the policy as it is now."""
-    key = (frozenset(token_scopes), role)
-    grant = policy._grants.get(key)
-    if grant is None:
-        grant = grant_for(effective_scopes(key[0], role, policy), policy)
-        if len(policy._grants) < MAX_REMEMBERED_GRANTS:
-            policy._grants[key] = grant
-    return grant
+    scopes = frozenset(token_scopes)
+    return policy.remembered(
+        ("token grant", scopes, role), lambda: grant_for(effective_scopes(scopes, role, policy), policy)
+    )
 
 
 def granted_claims(grant: Grant) -> dict[str, list[str]]:

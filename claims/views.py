@@ -23,7 +23,7 @@ from claims.exceptions import (
     PreconditionFailed,
 )
 from claims.models import Customer
-from claims.policy import forbidden_writes, visible, visible_fields
+from claims.policy import forbidden_writes, visible_fields
 from claims.records import (
     Layout,
     attributes_of,
@@ -81,23 +81,25 @@ IF_MATCH = OpenApiParameter(
 )
 
 
+def visible_layout(caller: Caller) -> Layout:
+    """Where the values of the records this caller sees come from: the readable claims' layout,
+    filtered by the policy core (`visible_fields`, the one engine every response goes
+    through). Worked out once per policy and grant, not once per request."""
+    grant, policy = caller.grant, caller.policy
+    return policy.remembered(
+        ("visible layout", grant), lambda: visible_fields(record_layout(grant.readable, policy), grant)
+    )
+
+
 def present(row: Mapping[str, object], caller: Caller) -> dict:
-    """A row as this caller may see it: built from the readable claims, then filtered by the
-    policy core (the one engine every response goes through)."""
-    layout = record_layout(caller.grant.readable, caller.policy)
-    return {"id": row["id"], **visible(record_of(row, layout), caller.grant)}
+    """A row as this caller may see it."""
+    return {"id": row["id"], **record_of(row, visible_layout(caller))}
 
 
-def page_layout(caller: Caller) -> Layout:
-    """Where the values of a page of records come from: the readable claims' layout, filtered
-    by the policy core (`visible_fields`) once for the whole page."""
-    return visible_fields(record_layout(caller.grant.readable, caller.policy), caller.grant)
-
-
-def present_page(rows: list[Mapping[str, object]], visible_layout: Layout) -> list[dict]:
-    """Every row as `present` shows it, given the caller's `page_layout` (already filtered by
-    the policy core: nothing is filtered here)."""
-    return [{"id": row["id"], **record_of(row, visible_layout)} for row in rows]
+def present_page(rows: list[Mapping[str, object]], layout: Layout) -> list[dict]:
+    """Every row as `present` shows it, given the caller's `visible_layout` (already filtered
+    by the policy core: nothing is filtered here)."""
+    return [{"id": row["id"], **record_of(row, layout)} for row in rows]
 
 
 def ascii_digits(value: str) -> bool:
@@ -253,7 +255,7 @@ class CustomerListView(APIView):
             raise InvalidParameter("'search' must not contain NUL characters.")
         keys = sort_keys(request, caller)
         searched = {"search": search, "search_attributes": searchable_attributes(caller)}
-        layout = page_layout(caller)
+        layout = visible_layout(caller)
         columns = layout_attributes(layout)
         after = before = None
         if cursor is not None:

@@ -2,7 +2,7 @@
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -120,8 +120,7 @@ def bearer_token_find(raw: str, *, along: Statement | None = None) -> BearerToke
         return bearer_token_from_rows([found] if found is not None else [])
     # The subquery's placeholders come first in the SQL, the checksum's last.
     rows = fetch_all(_bearer_token_sql(along.sql), [*along.params, checksum])
-    token = bearer_token_from_rows(rows)
-    return None if token is None else replace(token, along=along_rows(rows, _TOKEN_COLUMNS))
+    return bearer_token_from_rows(rows, with_along=True)
 
 
 def bearer_token_statement(raw: str) -> Statement:
@@ -130,8 +129,9 @@ def bearer_token_statement(raw: str) -> Statement:
     return Statement(_bearer_token_sql(), [token_checksum(raw)])
 
 
-def bearer_token_from_rows(rows: Sequence[tuple]) -> BearerToken | None:
-    """The token a `bearer_token_statement` found, or None."""
+def bearer_token_from_rows(rows: Sequence[tuple], *, with_along: bool = False) -> BearerToken | None:
+    """The token a `bearer_token_statement` found, or None; `with_along`: the rows of a read
+    run along with it (`along_sql`) become the token's `along`."""
     if not rows:
         return None
     (
@@ -159,6 +159,7 @@ def bearer_token_from_rows(rows: Sequence[tuple]) -> BearerToken | None:
         user_is_active=None if user_active is None else bool(user_active),
         user_role=user_role,
         policy_revision=revision,
+        along=along_rows(rows, _TOKEN_COLUMNS) if with_along else None,
     )
 
 

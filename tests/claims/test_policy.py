@@ -202,7 +202,8 @@ rows = st.fixed_dictionaries(dict.fromkeys(SOURCES, values))
 
 @given(policies(), scope_lists, layouts, rows)
 def test_filtering_the_layout_shows_what_filtering_each_record_shows(policy, scopes, layout, row):
-    # A list page filters its layout once (visible_fields); a single record is filtered itself.
+    # The API filters where a record's values come from (visible_fields), once per grant, and
+    # builds every record from what is left.
     grant = grant_for(scopes, policy)
     assert record_of(row, visible_fields(layout, grant)) == visible(record_of(row, layout), grant)
 
@@ -213,6 +214,31 @@ def test_a_filtered_layout_names_only_readable_claims_and_no_empty_category(poli
     for category, fields in visible_fields(layout, grant):
         assert fields
         assert all(f"{category}.{name}" in grant.readable for name, _ in fields)
+
+
+@given(policies(), scope_lists, st.one_of(st.none(), names))
+def test_grants_are_values_that_can_key_what_a_policy_remembers(policy, scopes, role):
+    # Layouts are remembered by grant (claims.views.visible_layout): a grant must hash, and
+    # equal grants must be equal whichever way they were worked out.
+    for grant in (grant_for(scopes, policy), token_grant(scopes, role, policy), role_grant(role, policy)):
+        assert {type(grant.scopes), type(grant.readable), type(grant.writable)} == {frozenset}
+        assert hash(grant) == hash(grant_for(grant.scopes, policy))
+    assert type(policy.role_scopes(role)) is frozenset
+
+
+def test_a_policy_works_out_what_it_remembers_once_and_a_new_one_starts_afresh():
+    worked = []
+
+    def work(value):
+        worked.append(value)
+        return value
+
+    policy = Policy(scopes=MISSION.scopes, roles=MISSION.roles)
+    assert policy.remembered("key", lambda: work("first")) == "first"
+    assert policy.remembered("key", lambda: work("second")) == "first"
+    assert policy.remembered("other", lambda: work("third")) == "third"
+    assert worked == ["first", "third"]
+    assert with_role(policy, "manager", ["address:read"]).remembered("key", lambda: work("new")) == "new"
 
 
 @given(policies(), records)
@@ -260,11 +286,11 @@ def test_the_same_scopes_grant_what_each_role_holds():
 
 
 def test_remembered_grants_are_bounded_and_do_not_outlive_their_policy(monkeypatch):
-    monkeypatch.setattr("claims.policy.MAX_REMEMBERED_GRANTS", 3)
+    monkeypatch.setattr("claims.policy.MAX_REMEMBERED", 3)
     policy = Policy(scopes=MISSION.scopes, roles=MISSION.roles)
     for scope in ["a", "b", "c", "d", "e"]:
         assert token_grant([scope, "profile:read"], "manager", policy).scopes == {"profile:read"}
-    assert len(policy._grants) == 3
+    assert len(policy._remembered) == 3
     # A revision is a new policy: what the manager gets follows it at once.
     edited = with_role(policy, "manager", ["address:read"])
     assert token_grant(["profile:read", "address:read"], "manager", policy).scopes == {
