@@ -8,7 +8,10 @@ used as it is, after `migrate`). gunicorn (its production configuration, gunicor
 one worker; production settings) is pinned to core 0 and wrk (1 thread, 16 connections) to core
 1. Beside the service's own floor, a bare Django project (bench/bare_django.py) is measured under
 the same configuration. Each scenario gets a warm-up, then a
-measured run of BENCH_SECONDS (default 8). Any response outside 2xx is an error.
+measured run of BENCH_SECONDS (default 8). Any response outside 2xx is an error. The whole
+sequence (floor, bare Django, every scenario) runs ROUNDS times (--rounds, default 2), and each
+row reports its best round: a moment when something else slowed the machine then lowers no
+scenario and no reference alone.
 
 Exit status: 0 when every target is met, 1 when some are missed (0 with BENCH_NO_FAIL=1),
 2 when the benchmark itself could not run, 130 when interrupted. Uses the standard library
@@ -47,6 +50,7 @@ VENV_BIN = (
 PYTHON = str(VENV_BIN / "python")
 
 CONNECTIONS = 16
+ROUNDS = 2
 WRK_THREADS = 1
 WARMUP_SECONDS = 3
 # Production runs behind a proxy that terminates TLS and says so; the server is told to trust it
@@ -587,8 +591,8 @@ def process_ticks(pids: list[int]) -> int:
     return used
 
 
-def measure(load: Load, server: Server, scenario: Scenario, name: str = "") -> Result:
-    log(f"{scenario.name}: warm-up {WARMUP_SECONDS} s, then {load.seconds} s")
+def measure(load: Load, server: Server, scenario: Scenario, name: str = "", label: str = "") -> Result:
+    log(f"{scenario.name}{' ' + label if label else ''}: warm-up {WARMUP_SECONDS} s, then {load.seconds} s")
     run_wrk(load, server, scenario, WARMUP_SECONDS)
     spy = start_profile(load, server, scenario)
     server_pids = [pid for pid in (server.proc.pid if server.proc else None, server.worker_pid()) if pid]
@@ -626,9 +630,11 @@ def measure(load: Load, server: Server, scenario: Scenario, name: str = "") -> R
         server_cpu=server_cpu,
         other_cpu=other_cpu,
         cpu_ms=1000 * own / os.sysconf("SC_CLK_TCK") / data["requests"] if data["requests"] else None,
+        label=label,
     )
+    named = f"{result.name} {label}" if label else result.name
     log(
-        f"{result.name}: {result.rps:.1f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms,"
+        f"{named}: {result.rps:.1f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms,"
         f" {result.errors} errors, {measured_cells(result)[4]} CPU ms/req;"
         f" core {SERVER_CORE}: {percent(server_cpu)} gunicorn,"
         f" {percent(other_cpu)} other processes"
@@ -821,6 +827,20 @@ def main_scenarios(
     ]
 
 
+def rounds_by_name(results: list[Result]) -> dict[str, list[Result]]:
+    """Every round of each scenario, in the order they were first measured."""
+    rounds: dict[str, list[Result]] = {}
+    for result in results:
+        rounds.setdefault(result.name, []).append(result)
+    return rounds
+
+
+def best_round(rounds: list[Result]) -> Result:
+    """The round that served the most requests per second: the least disturbed by the rest of
+    the machine, which can only ever slow a run down."""
+    return max(rounds, key=lambda result: result.rps)
+
+
 def verdict(result: Result, ratio: float, target: float | None) -> str:
     if result.errors:
         return "MISS (errors)"
@@ -854,14 +874,13 @@ def run_main(args: argparse.Namespace, wrk: str, pin: Pinning) -> int:
         tokens = {"admin": obtain_token(server, admin), "sales": obtain_token(server, sales)}
         wanted = set(args.scenarios.split(",")) if args.scenarios else None
         scenarios = main_scenarios(admin, resource, tokens, info)
-        results.append(measure(load, server, scenarios[0]))
-        results.append(measure(load, bare, BARE_SCENARIO))
-        for scenario in scenarios[1:]:
-            if wanted is None or scenario.name in wanted:
-                results.append(measure(load, server, scenario))
-        # Both references once more at the end: one slowed by a busy moment would flatter every ratio.
-        results.append(measure(load, server, scenarios[0], name="floor (again)"))
-        results.append(measure(load, bare, BARE_SCENARIO, name=f"{BARE_SCENARIO.name} (again)"))
+        for number in range(1, args.rounds + 1):
+            label = f"(round {number} of {args.rounds})"
+            results.append(measure(load, server, scenarios[0], label=label))
+            results.append(measure(load, bare, BARE_SCENARIO, label=label))
+            for scenario in scenarios[1:]:
+                if wanted is None or scenario.name in wanted:
+                    results.append(measure(load, server, scenario, label=label))
         memory = server.worker_memory_kib()
     finally:
         bare.stop()
@@ -872,23 +891,26 @@ def run_main(args: argparse.Namespace, wrk: str, pin: Pinning) -> int:
             except BenchError as error:
                 log(f"WARNING: could not remove this run's clients: {error}")
 
-    floors = [r for r in results if r.name.startswith("floor")]
-    floor_rps = max(r.rps for r in floors)  # the least disturbed of the two
-    floor_cpu = min((r.cpu_ms for r in floors if r.cpu_ms), default=None)
-    bare_rps = max(r.rps for r in results if r.name.startswith(BARE_SCENARIO.name))
+    rounds = rounds_by_name(results)
+    floor = best_round(rounds["floor"])
+    bare_rps = best_round(rounds[BARE_SCENARIO.name]).rps
+    floor_cpu = floor.cpu_ms
     rows, misses = [], []
-    for r in results:
-        ratio = r.rps / floor_rps if floor_rps else 0.0
-        target = TARGETS.get(r.name)
-        outcome = verdict(r, ratio, target)
+    for name, measured in rounds.items():
+        r = best_round(measured)
+        errors = sum(m.errors for m in measured)
+        ratio = r.rps / floor.rps if floor.rps else 0.0
+        target = TARGETS.get(name)
+        outcome = "MISS (errors)" if errors else verdict(r, ratio, target)
         if outcome.startswith("MISS"):
             misses.append(
-                f"{r.name} ({ratio:.2f} < {target:.2f})" if not r.errors else f"{r.name} ({r.errors} errors)"
+                f"{name} ({ratio:.2f} < {target:.2f})" if not errors else f"{name} ({errors} errors)"
             )
         rows.append(
             [
-                r.name,
+                name,
                 *measured_cells(r),
+                " / ".join(f"{m.rps:.0f}" for m in measured),
                 f"{ratio:.2f}",
                 f"{floor_cpu / r.cpu_ms:.2f}" if floor_cpu and r.cpu_ms else "-",
                 f"{r.rps / bare_rps:.2f}" if bare_rps else "-",
@@ -906,14 +928,25 @@ def run_main(args: argparse.Namespace, wrk: str, pin: Pinning) -> int:
         memory_line(memory),
         "",
         markdown_table(
-            ["scenario", *MEASURED_COLUMNS, "ratio", "CPU ratio", "÷ bare", "target", "result"],
+            [
+                "scenario",
+                *MEASURED_COLUMNS,
+                "req/s by round",
+                "ratio",
+                "CPU ratio",
+                "÷ bare",
+                "target",
+                "result",
+            ],
             rows,
-            right={1, 2, 3, 4, 5, 6, 7, 8, 9, 10},
+            right={1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11},
         ),
         COLUMN_NOTE,
-        "ratio: req/s ÷ the better floor's req/s (the targets apply to it). CPU ratio: the floor's CPU"
-        " ms/req ÷ this row's, the same comparison undisturbed by other load on the machine.",
-        f"÷ bare: req/s ÷ the better req/s of {BARE_SCENARIO.name} (bench/bare_django.py: the same view"
+        f"Each row is its best of {args.rounds} rounds (the most req/s; every round's req/s in"
+        " 'req/s by round'), the floor's and bare Django's as well. ratio: req/s ÷ the floor's (the"
+        " targets apply to it). CPU ratio: the floor's CPU ms/req ÷ this row's, the same comparison"
+        " undisturbed by other load on the machine.",
+        f"÷ bare: req/s ÷ the req/s of {BARE_SCENARIO.name} (bench/bare_django.py: the same view"
         " in a project of its own, without middleware), under the same gunicorn configuration.",
     ]
     notes = error_notes(results) + noise_notes(results)
@@ -1094,6 +1127,14 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--connections", type=int, default=CONNECTIONS, help=f"wrk connections (default {CONNECTIONS})"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=ROUNDS,
+        choices=range(1, 10),
+        metavar="N",
+        help=f"times the whole sequence runs; each row reports its best round (default {ROUNDS})",
     )
     parser.add_argument(
         "--max-customers", type=int, default=GROWTH_SIZES[-1], help="growth: largest customer count to reach"
