@@ -8,7 +8,7 @@ from django.utils import timezone
 from claims.demo_data import demo_customers
 from claims.models import Customer
 from claims.selectors import customer_columns, customer_from_row, customer_get, customer_total_forget
-from claims.serializers import customer_values_rules
+from claims.serializers import customer_values_checked
 from tokensvc.direct_sql import database, datetime_param, fetch_all
 
 UPDATED_AT = Customer._meta.get_field("updated_at")
@@ -37,7 +37,7 @@ def _validated(values: dict[str, object], *, partial: bool) -> dict[str, object]
 
     Only attributes the serializer knows come back, so every key names a customer field.
     """
-    return dict(customer_values_rules(partial=partial).run_validation(values))
+    return customer_values_checked(values, partial=partial)
 
 
 @transaction.atomic
