@@ -13,8 +13,8 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from claims.api_view import ApiView
 from claims.authentication import Caller
 from claims.exceptions import (
     InsufficientScope,
@@ -211,7 +211,7 @@ def cursor_decode(raw: str) -> tuple[str, int]:
     return direction, customer_id
 
 
-class CustomerListView(APIView):
+class CustomerListView(ApiView):
     @extend_schema(
         operation_id="customers_list",
         summary="List customers",
@@ -322,7 +322,7 @@ class CustomerListView(APIView):
         )
 
 
-class CustomerDetailView(APIView):
+class CustomerDetailView(ApiView):
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
     @staticmethod
