@@ -18,6 +18,7 @@ T = TypeVar("T")
 Fields = tuple[tuple[str, tuple[tuple[str, T], ...]], ...]
 # How many results one policy remembers (Policy.remembered).
 MAX_REMEMBERED = 4096
+_NOT_REMEMBERED = object()
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,12 @@ class Policy:
         request. Bounded all the same: the memory of a long-lived policy must not depend on
         its callers; past MAX_REMEMBERED keys, work is done again each time.
         """
-        try:
-            return self._remembered[key]  # type: ignore[return-value]
-        except KeyError:
+        value = self._remembered.get(key, _NOT_REMEMBERED)
+        if value is _NOT_REMEMBERED:
             value = work()
             if len(self._remembered) < MAX_REMEMBERED:
                 self._remembered[key] = value
-            return value
+        return value  # type: ignore[return-value]
 
     def role_scopes(self, role: str | None) -> frozenset[str]:
         """The scopes a role holds now, limited to scopes that exist."""
@@ -128,15 +128,16 @@ def granted_claims(grant: Grant) -> dict[str, list[str]]:
 
 
 def visible(record: Record, grant: Grant) -> dict[str, dict[str, object]]:
-    """The part of a nested record the grant may read; categories left empty are dropped."""
+    """The part of a nested record the grant may read; categories left empty are dropped.
+
+    The filter's definition: the API applies it to where records come from instead
+    (`visible_fields`), and a property test holds the two equal."""
     readable = grant.readable_by_category
     shown: dict[str, dict[str, object]] = {}
     for category, values in record.items():
         names = readable.get(category)
         if names:
-            # A category the grant reads whole (the API builds records from readable claims
-            # only) is copied as it is; a list page filters 50 records per request.
-            if values.keys() <= names:
+            if values.keys() <= names:  # a category the grant reads whole
                 kept = dict(values)
             else:
                 kept = {name: value for name, value in values.items() if name in names}
@@ -149,7 +150,8 @@ def visible_fields(layout: Iterable[tuple[str, Iterable[tuple[str, T]]]], grant:
     """The same filter as `visible`, applied to where a record's values come from instead of to
     the values: `layout` is ((category, ((claim, source), ...)), ...), each category at most
     once, and what is left of it builds records that hold only what `visible` would leave of
-    them. A list page is filtered once this way instead of once per record."""
+    them. The API filters this way once per policy and grant (claims.views.visible_layout)
+    instead of once per record."""
     readable = grant.readable_by_category
     shown = []
     for category, fields in layout:

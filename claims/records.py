@@ -16,7 +16,7 @@ Layout = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
 
 
 def record_layout(claims: Iterable[str], policy: Policy) -> Layout:
-    """Where each of `claims` comes from; worked out once per request, used for every row."""
+    """Where each of `claims` comes from, in output order: what the rows of a response are built from."""
     grouped: dict[str, list[tuple[str, str]]] = {}
     for claim in sorted(claims):
         attribute = policy.attributes.get(claim)

@@ -14,8 +14,8 @@ from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from claims.api_view import ApiView
 from claims.authentication import Caller
+from claims.cycle_free_view import CycleFreeAPIView
 from claims.exceptions import (
     InsufficientScope,
     InvalidClaims,
@@ -211,7 +211,7 @@ def cursor_decode(raw: str) -> tuple[str, int]:
     return direction, customer_id
 
 
-class CustomerListView(ApiView):
+class CustomerListView(CycleFreeAPIView):
     @extend_schema(
         operation_id="customers_list",
         summary="List customers",
@@ -322,7 +322,7 @@ class CustomerListView(ApiView):
         )
 
 
-class CustomerDetailView(ApiView):
+class CustomerDetailView(CycleFreeAPIView):
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
     @staticmethod
