@@ -57,6 +57,17 @@ def test_each_role_reads_exactly_its_claims(client, issue_token, customer, role)
 
 
 @pytest.mark.django_db
+def test_roles_reading_in_turn_under_one_policy_each_read_their_own_claims(client, issue_token, customer):
+    # What a record shows is worked out once per policy and grant and kept with the policy:
+    # tokens of different roles, one after the other under the same policy, never share it.
+    tokens = {role: issue_token(role) for role in sorted(EXPECTED)}
+    for _ in range(2):
+        for role, token in tokens.items():
+            assert shape(get(client, f"{API}{customer.pk}/", token).json()) == EXPECTED[role]
+            assert [shape(r) for r in get(client, API, token).json()["results"]] == [EXPECTED[role]]
+
+
+@pytest.mark.django_db
 def test_admin_reads_typed_values(client, issue_token, customer):
     record = get(client, f"{API}{customer.pk}/", issue_token("admin")).json()
     assert record["profile"] == {"name": "Ada Lovelace", "email": "ada@example.com", "age": 36}
