@@ -10,6 +10,7 @@ import gc
 import io
 import json
 import sys
+from contextlib import contextmanager
 
 import pytest
 from django.core import signals
@@ -20,14 +21,22 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 
-@pytest.fixture
-def application():
-    # As Django's test client does: the test's transaction must outlive each request.
+@contextmanager
+def connections_kept_open():
+    """As Django's test client does around each request: the test's transaction must outlive
+    it (closing the connection inside it would break the transaction on PostgreSQL)."""
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
-    yield WSGIHandler()
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def application():
+    return WSGIHandler()
 
 
 def called(application, method: str, path: str, token: str | None, body: dict | None = None) -> str:
@@ -52,11 +61,12 @@ def called(application, method: str, path: str, token: str | None, body: dict | 
     if token is not None:
         environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     status = []
-    chunks = application(environ, lambda line, headers, exc_info=None: status.append(line))
-    try:
-        b"".join(chunks)
-    finally:
-        chunks.close()
+    with connections_kept_open():
+        chunks = application(environ, lambda line, headers, exc_info=None: status.append(line))
+        try:
+            b"".join(chunks)
+        finally:
+            chunks.close()
     return status[0]
 
 
