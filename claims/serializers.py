@@ -96,7 +96,8 @@ def _update_rules_of(written: frozenset[str]) -> CustomerValuesSerializer:
 
 def customer_values_checked(values: dict[str, object], *, partial: bool) -> dict[str, object]:
     """`values` ({attribute: value}) checked by the model's field rules, for an update
-    (`partial`) or a create; DRF's ValidationError keyed by attribute when some are wrong."""
+    (`partial`) or a create; DRF's ValidationError keyed by attribute when some are wrong.
+    Only attributes the serializer knows come back, so every key names a customer field."""
     if partial:
         rules = _update_rules_of(frozenset(values).intersection(CustomerValuesSerializer.Meta.fields))
     else:

@@ -32,18 +32,10 @@ class VersionConflict(Exception):
     """The record is not at the version the writer expected (or is gone)."""
 
 
-def _validated(values: dict[str, object], *, partial: bool) -> dict[str, object]:
-    """Values checked by the model's field rules; DRF's ValidationError keyed by attribute.
-
-    Only attributes the serializer knows come back, so every key names a customer field.
-    """
-    return customer_values_checked(values, partial=partial)
-
-
 @transaction.atomic
 def customer_create(*, values: dict[str, object]) -> Customer:
     """A new customer from validated-on-the-way {attribute: value}."""
-    customer = Customer.objects.create(**_validated(values, partial=False))
+    customer = Customer.objects.create(**customer_values_checked(values, partial=False))
     transaction.on_commit(customer_total_forget)
     return customer
 
@@ -93,7 +85,7 @@ def customer_update(*, customer_id: int, values: dict[str, object], expected_ver
     the UPDATE, that single statement is the whole write (atomic on its own, committed before
     the response); elsewhere the UPDATE and a read of the row share one transaction.
     """
-    changes = _validated(values, partial=True)
+    changes = customer_values_checked(values, partial=True)
     sql, params = _update_statement(changes, customer_id=customer_id, expected_version=expected_version)
     if _returning_supported():
         rows = fetch_all(f"{sql} RETURNING {customer_columns()}", params)

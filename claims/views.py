@@ -91,15 +91,15 @@ def visible_layout(caller: Caller) -> Layout:
     )
 
 
+def present_page(rows: list[Mapping[str, object]], layout: Layout) -> list[dict]:
+    """Rows as the caller whose `visible_layout` this is may see them (the layout is already
+    filtered by the policy core: nothing is filtered here)."""
+    return [{"id": row["id"], **record_of(row, layout)} for row in rows]
+
+
 def present(row: Mapping[str, object], caller: Caller) -> dict:
     """A row as this caller may see it."""
-    return {"id": row["id"], **record_of(row, visible_layout(caller))}
-
-
-def present_page(rows: list[Mapping[str, object]], layout: Layout) -> list[dict]:
-    """Every row as `present` shows it, given the caller's `visible_layout` (already filtered
-    by the policy core: nothing is filtered here)."""
-    return [{"id": row["id"], **record_of(row, layout)} for row in rows]
+    return present_page([row], visible_layout(caller))[0]
 
 
 def ascii_digits(value: str) -> bool:
