@@ -17,6 +17,7 @@ from accounts.models import AuditEvent
 from claims.exceptions import ProviderUnavailableError
 from claims.policy import Grant, Policy
 from claims.selectors import policy_get
+from tokensvc import kept_tokens
 from tokensvc.attempts import source_ip
 from tokensvc.errors import REALM
 from tokensvc.providers.access_tokens import external_token_verify, looks_like_jwt
@@ -24,7 +25,13 @@ from tokensvc.providers.errors import ProviderUnavailable, TokenRejected
 from tokensvc.providers.holders import ExternalToken, external_access
 from tokensvc.providers.registry import registry_get
 from tokensvc.rows import Statement
-from tokensvc.selectors import BearerToken, bearer_token_find, bearer_token_grant, bearer_token_policy
+from tokensvc.selectors import (
+    BearerToken,
+    bearer_token_find,
+    bearer_token_grant,
+    bearer_token_policy,
+    token_checksum,
+)
 
 # JWTs from external providers run to a few kilobytes (Entra's with group lists, for example).
 MAX_TOKEN_LENGTH = 8192
@@ -46,6 +53,10 @@ class Caller:
     # it was not (no such statement, or a token of an external provider). Out of repr, as the
     # token's.
     along: tuple[tuple, ...] | None = field(default=None, repr=False, compare=False)
+    # Set when the token's row was kept from an earlier request (tokensvc.kept_tokens), not
+    # read for this one: the SQL that the statement acting for this caller must check. None
+    # when the token was read from the database for this request.
+    unconfirmed: Statement | None = field(default=None, repr=False, compare=False)
 
 
 def _outage_record(request, error: ProviderUnavailable) -> None:
@@ -86,15 +97,66 @@ def _read_along(request: Request) -> Statement | None:
     return read(request, **context.get("kwargs", {})) if read is not None else None
 
 
+def _kept_token_welcome(request: Request) -> bool:
+    """Whether the view decides this request on a kept token row (tokensvc.kept_tokens).
+
+    A view that checks the kept row in the statement that does its work says so in
+    `decides_on_kept_token(request)`; its handler gets a Caller with `unconfirmed` set, and
+    decides the request again with `caller_from_database` whenever that statement refuses.
+    """
+    context = getattr(request, "parser_context", None) or {}
+    decides = getattr(context.get("view"), "decides_on_kept_token", None)
+    return decides is not None and decides(request)
+
+
+def _kept_caller(checksum: str) -> Caller | None:
+    token = kept_tokens.token_recall(checksum)
+    if token is None:
+        return None
+    policy = bearer_token_policy(token)
+    return Caller(
+        token=token,
+        grant=bearer_token_grant(token, policy),
+        policy=policy,
+        unconfirmed=kept_tokens.unchanged_condition(checksum, token),
+    )
+
+
+def caller_from_database(request: Request) -> Caller:
+    """The caller of a request whose kept token row did not decide it (see `Caller.unconfirmed`),
+    from the token's row as the database holds it now: AuthenticationFailed (a 401) if it is
+    no longer valid. It becomes `request.auth`, and is kept in place of the old row if valid."""
+    raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
+    kept_tokens.token_forget(token_checksum(raw))
+    request.user, request.auth = BearerTokenAuthentication().authenticated(request, keeping=True)
+    return request.auth
+
+
 class BearerTokenAuthentication(BaseAuthentication):
     def authenticate(self, request) -> tuple[object, Caller] | None:
+        return self.authenticated(request, keeping=_kept_token_welcome(request))
+
+    def authenticated(self, request, *, keeping: bool) -> tuple[object, Caller] | None:
+        """`keeping`: a token row kept by an earlier request may decide this one, and a row read
+        now is kept for the next (the view checks it in its statement: `_kept_token_welcome`)."""
         scheme, _, raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() != "bearer":
             return None
         raw = raw.strip()
         if not raw or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii() or not raw.isprintable() or " " in raw:
             raise exceptions.AuthenticationFailed("The access token is malformed.")
-        token = None if looks_like_jwt(raw) else bearer_token_find(raw, along=_read_along(request))
+        if looks_like_jwt(raw):
+            token = None
+        elif keeping:
+            checksum = token_checksum(raw)
+            kept = _kept_caller(checksum)
+            if kept is not None:
+                return AnonymousUser(), kept
+            token = bearer_token_find(raw)
+            if token is not None:
+                kept_tokens.token_keep(checksum, token)
+        else:
+            token = bearer_token_find(raw, along=_read_along(request))
         if token is None:
             caller = _external_caller(request, raw)
             if caller is None:

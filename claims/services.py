@@ -10,6 +10,7 @@ from claims.models import Customer
 from claims.selectors import customer_columns, customer_from_row, customer_get, customer_total_forget
 from claims.serializers import customer_values_checked
 from tokensvc.direct_sql import database, datetime_param, fetch_all
+from tokensvc.rows import Statement
 
 UPDATED_AT = Customer._meta.get_field("updated_at")
 
@@ -41,7 +42,7 @@ def customer_create(*, values: dict[str, object]) -> Customer:
 
 
 @lru_cache(maxsize=256)
-def _update_sql(names: tuple[str, ...], *, versioned: bool, vendor: str) -> str:
+def _update_sql(names: tuple[str, ...], *, versioned: bool, vendor: str, condition: str | None) -> str:
     """The UPDATE of `names` (field names), once per set of fields written: a PATCH writes one
     of few such sets, and building the text cost as much as the values' preparation. The
     database's vendor is part of the key because the quoting is the connection's."""
@@ -50,12 +51,16 @@ def _update_sql(names: tuple[str, ...], *, versioned: bool, vendor: str) -> str:
     assignments += [f"{quote('version')} = {quote('version')} + 1", f"{quote(UPDATED_AT.column)} = %s"]
     table = quote(Customer._meta.db_table)
     sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {quote('id')} = %s"  # noqa: S608  (names from the model)
-    return f"{sql} AND {quote('version')} = %s" if versioned else sql
+    if versioned:
+        sql += f" AND {quote('version')} = %s"
+    return f"{sql} AND ({condition})" if condition is not None else sql
 
 
-def _update_statement(changes: dict[str, object], *, customer_id: int, expected_version: int | None):
-    """The one UPDATE that checks the version, writes the changes, bumps the version and
-    returns the row as written.
+def _update_statement(
+    changes: dict[str, object], *, customer_id: int, expected_version: int | None, condition: Statement | None
+):
+    """The one UPDATE that checks the version (and `condition`), writes the changes, bumps the
+    version and returns the row as written.
 
     Written by hand because the ORM's `update()` spent four times longer building it than the
     database spent running it, and cannot return the row; each value still goes through its
@@ -63,11 +68,18 @@ def _update_statement(changes: dict[str, object], *, customer_id: int, expected_
     """
     db = database()
     names = tuple(changes)
-    sql = _update_sql(names, versioned=expected_version is not None, vendor=db.vendor)
+    sql = _update_sql(
+        names,
+        versioned=expected_version is not None,
+        vendor=db.vendor,
+        condition=None if condition is None else condition.sql,
+    )
     params = [Customer._meta.get_field(name).get_db_prep_save(changes[name], db) for name in names]
     params += [datetime_param(timezone.now(), db), customer_id]
     if expected_version is not None:
         params.append(expected_version)
+    if condition is not None:
+        params += condition.params
     return sql, params
 
 
@@ -76,8 +88,15 @@ def _returning_supported() -> bool:
     return connection.features.can_return_columns_from_insert
 
 
-def customer_update(*, customer_id: int, values: dict[str, object], expected_version: int | None) -> Customer:
-    """Write only the given attributes, bumping the version; VersionConflict when stale or gone.
+def customer_update(
+    *,
+    customer_id: int,
+    values: dict[str, object],
+    expected_version: int | None,
+    condition: Statement | None = None,
+) -> Customer:
+    """Write only the given attributes, bumping the version; VersionConflict when stale or gone,
+    or when the SQL `condition` (if any) does not hold as the row is written.
 
     The version check and the write are one UPDATE, so two writers holding the same version
     cannot both succeed, and untouched columns are never overwritten with stale values. The
@@ -86,7 +105,9 @@ def customer_update(*, customer_id: int, values: dict[str, object], expected_ver
     the response); elsewhere the UPDATE and a read of the row share one transaction.
     """
     changes = customer_values_checked(values, partial=True)
-    sql, params = _update_statement(changes, customer_id=customer_id, expected_version=expected_version)
+    sql, params = _update_statement(
+        changes, customer_id=customer_id, expected_version=expected_version, condition=condition
+    )
     if _returning_supported():
         rows = fetch_all(f"{sql} RETURNING {customer_columns()}", params)
         if not rows:
