@@ -3,11 +3,18 @@
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from accounts import verified_clients
 from accounts.models import Role
 from accounts.services import IssuedClient, client_create
-from tokensvc import introspection
+from tokensvc import introspection, kept_tokens
+
+# Property tests are judged on what they find, not on how fast: this machine's speed varies
+# by a factor of two to four from one minute to the next, and a slow moment must not fail a
+# test on time alone (the `too_slow` health check, the per-example deadline).
+settings.register_profile("steady", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("steady")
 
 
 @pytest.fixture(autouse=True)
@@ -22,12 +29,15 @@ def _own_cache_namespace(settings):
 @pytest.fixture(autouse=True)
 def _fresh_process_state():
     """Clients verified by one test are not kept for the next (accounts.verified_clients), nor
-    introspection answers (tokensvc.introspection): each test starts as a fresh process does."""
+    introspection answers (tokensvc.introspection) or token rows (tokensvc.kept_tokens): each
+    test starts as a fresh process does."""
     verified_clients.clients_forget_all()
     introspection.answers_forget_all()
+    kept_tokens.tokens_forget_all()
     yield
     verified_clients.clients_forget_all()
     introspection.answers_forget_all()
+    kept_tokens.tokens_forget_all()
 
 
 # A valid German IBAN (checksum and length), used wherever a customer needs one.
