@@ -97,7 +97,7 @@ def _read_along(request: Request) -> Statement | None:
     return read(request, **context.get("kwargs", {})) if read is not None else None
 
 
-def _kept_token_welcome(request: Request) -> bool:
+def _view_decides_on_kept_token(request: Request) -> bool:
     """Whether the view decides this request on a kept token row (tokensvc.kept_tokens).
 
     A view that checks the kept row in the statement that does its work says so in
@@ -126,19 +126,20 @@ def caller_from_database(request: Request) -> Caller:
     """The caller of a request whose kept token row did not decide it (see `Caller.unconfirmed`),
     from the token's row as the database holds it now: AuthenticationFailed (a 401) if it is
     no longer valid. It becomes `request.auth`, and is kept in place of the old row if valid."""
-    raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[2].strip()
-    kept_tokens.token_forget(token_checksum(raw))
-    request.user, request.auth = BearerTokenAuthentication().authenticated(request, keeping=True)
-    return request.auth
+    user, caller = BearerTokenAuthentication().authenticated(request, recall=False, keep=True)
+    request.user, request.auth = user, caller
+    return caller
 
 
 class BearerTokenAuthentication(BaseAuthentication):
     def authenticate(self, request) -> tuple[object, Caller] | None:
-        return self.authenticated(request, keeping=_kept_token_welcome(request))
+        kept = _view_decides_on_kept_token(request)
+        return self.authenticated(request, recall=kept, keep=kept)
 
-    def authenticated(self, request, *, keeping: bool) -> tuple[object, Caller] | None:
-        """`keeping`: a token row kept by an earlier request may decide this one, and a row read
-        now is kept for the next (the view checks it in its statement: `_kept_token_welcome`)."""
+    def authenticated(self, request, *, recall: bool, keep: bool) -> tuple[object, Caller] | None:
+        """`recall`: a token row kept by an earlier request may decide this one; `keep`: a row
+        read now is kept for the next (only where the view checks it: see
+        `_view_decides_on_kept_token`)."""
         scheme, _, raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() != "bearer":
             return None
@@ -147,13 +148,17 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("The access token is malformed.")
         if looks_like_jwt(raw):
             token = None
-        elif keeping:
+        elif recall or keep:
             checksum = token_checksum(raw)
-            kept = _kept_caller(checksum)
+            kept = _kept_caller(checksum) if recall else None
             if kept is not None:
                 return AnonymousUser(), kept
+            # Read now; whatever was kept for it, by this request or meanwhile by another
+            # thread, gives way to this row, or goes if the token is gone.
             token = bearer_token_find(raw)
-            if token is not None:
+            if token is None:
+                kept_tokens.token_forget(checksum)
+            elif keep:
                 kept_tokens.token_keep(checksum, token)
         else:
             token = bearer_token_find(raw, along=_read_along(request))

@@ -373,6 +373,7 @@ class CustomerDetailView(CycleFreeAPIView):
                 raise unreadable_body
             customer = self._update(request, caller, customer_id)
         except (exceptions.APIException, RequestDataTooBig):
+            unreadable_body = None  # held by this frame, which the error's traceback holds
             self._customer(customer_id)
             raise
         return self._updated(customer, caller)

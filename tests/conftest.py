@@ -3,7 +3,8 @@
 import uuid
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from accounts import verified_clients
 from accounts.models import Role
@@ -13,8 +14,8 @@ from tokensvc import introspection, kept_tokens
 # Property tests are judged on what they find, not on how fast: this machine's speed varies
 # by a factor of two to four from one minute to the next, and a slow moment must not fail a
 # test on time alone (the `too_slow` health check, the per-example deadline).
-settings.register_profile("steady", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("steady")
+hypothesis_settings.register_profile("steady", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("steady")
 
 
 @pytest.fixture(autouse=True)

@@ -277,3 +277,31 @@ def test_patch_is_the_token_lookup_and_one_update_returning(client, issue_token,
     assert " RETURNING " in done[1]
     stored = Customer.objects.get(pk=customer.pk)
     assert (stored.age, stored.version) == (40, 2)
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(
+    not connection.features.can_return_columns_from_insert,
+    reason="needs UPDATE ... RETURNING (PostgreSQL, SQLite 3.35+); without it the row is read back",
+)
+def test_a_tokens_next_patch_is_one_update_that_checks_its_kept_row(client, issue_token, customer):
+    token, url = issue_token("editor"), f"{API}{customer.pk}/"
+    body = json.dumps({"profile": {"age": 40}})
+    assert client.patch(url, body, content_type="application/json", **bearer(token)).status_code == 200
+    response, statements = sent(
+        lambda: client.patch(
+            url, json.dumps({"profile": {"age": 41}}), content_type="application/json", **bearer(token)
+        )
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["profile"]["age"] == 41
+    assert response["ETag"] == '"3"'
+    done = work(statements)
+    assert len(done) == 1, done
+    assert done[0].startswith(f'UPDATE "{Customer._meta.db_table}"')
+    assert " RETURNING " in done[0]
+    # The kept row's check (tokensvc.kept_tokens) rides in the UPDATE.
+    assert TOKEN_TABLE in done[0]
+    assert PolicyRevision._meta.db_table in done[0]
+    stored = Customer.objects.get(pk=customer.pk)
+    assert (stored.age, stored.version) == (41, 3)
