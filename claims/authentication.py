@@ -84,6 +84,11 @@ def _external_caller(request, raw: str) -> Caller | None:
     return Caller(token=token, grant=grant, policy=policy)
 
 
+def _view_context(request: Request) -> dict:
+    """The view handling the request and its URL kwargs, as DRF hands them to parsers."""
+    return getattr(request, "parser_context", None) or {}
+
+
 def _read_along(request: Request) -> Statement | None:
     """The read the view asks to run along with the token lookup, for this request.
 
@@ -92,7 +97,7 @@ def _read_along(request: Request) -> Statement | None:
     The view gets the rows in `request.auth.along` once the token and the permissions have
     been checked, and reads for itself when they are None.
     """
-    context = getattr(request, "parser_context", None) or {}
+    context = _view_context(request)
     read = getattr(context.get("view"), "read_along_with_token", None)
     return read(request, **context.get("kwargs", {})) if read is not None else None
 
@@ -104,8 +109,7 @@ def _view_decides_on_kept_token(request: Request) -> bool:
     `decides_on_kept_token(request)`; its handler gets a Caller with `unconfirmed` set, and
     decides the request again with `caller_from_database` whenever that statement refuses.
     """
-    context = getattr(request, "parser_context", None) or {}
-    decides = getattr(context.get("view"), "decides_on_kept_token", None)
+    decides = getattr(_view_context(request).get("view"), "decides_on_kept_token", None)
     return decides is not None and decides(request)
 
 
@@ -126,7 +130,7 @@ def caller_from_database(request: Request) -> Caller:
     """The caller of a request whose kept token row did not decide it (see `Caller.unconfirmed`),
     from the token's row as the database holds it now: AuthenticationFailed (a 401) if it is
     no longer valid. It becomes `request.auth`, and is kept in place of the old row if valid."""
-    user, caller = BearerTokenAuthentication().authenticated(request, recall=False, keep=True)
+    user, caller = BearerTokenAuthentication().authenticated(request, keep=True, recall=False)
     request.user, request.auth = user, caller
     return caller
 
@@ -134,12 +138,12 @@ def caller_from_database(request: Request) -> Caller:
 class BearerTokenAuthentication(BaseAuthentication):
     def authenticate(self, request) -> tuple[object, Caller] | None:
         kept = _view_decides_on_kept_token(request)
-        return self.authenticated(request, recall=kept, keep=kept)
+        return self.authenticated(request, keep=kept, recall=kept)
 
-    def authenticated(self, request, *, recall: bool, keep: bool) -> tuple[object, Caller] | None:
-        """`recall`: a token row kept by an earlier request may decide this one; `keep`: a row
-        read now is kept for the next (only where the view checks it: see
-        `_view_decides_on_kept_token`)."""
+    def authenticated(self, request, *, keep: bool, recall: bool) -> tuple[object, Caller] | None:
+        """`keep`: a token row read now is kept for the next request (only where the view checks
+        it: see `_view_decides_on_kept_token`); `recall`, with it: a row kept by an earlier
+        request may decide this one."""
         scheme, _, raw = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() != "bearer":
             return None
@@ -148,7 +152,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("The access token is malformed.")
         if looks_like_jwt(raw):
             token = None
-        elif recall or keep:
+        elif keep:
             checksum = token_checksum(raw)
             kept = _kept_caller(checksum) if recall else None
             if kept is not None:
@@ -158,7 +162,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             token = bearer_token_find(raw)
             if token is None:
                 kept_tokens.token_forget(checksum)
-            elif keep:
+            else:
                 kept_tokens.token_keep(checksum, token)
         else:
             token = bearer_token_find(raw, along=_read_along(request))

@@ -5,8 +5,6 @@ very next request, which is then answered exactly as if the token had been read 
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
@@ -14,6 +12,7 @@ from accounts.models import Client, Role
 from claims import services
 from claims.models import Customer, PolicyRevision, Scope
 from tests.claims.test_customer_api import API, get, send
+from tests.test_statement_budget import sent, work
 from tokensvc import kept_tokens
 from tokensvc.selectors import bearer_token_find, token_checksum
 
@@ -26,15 +25,6 @@ def patch(client, customer, token, body, content_type="application/json", **extr
     return client.patch(
         f"{API}{customer.pk}/", body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {token}", **extra
     )
-
-
-def statements(request) -> tuple[object, list[str]]:
-    """The response of `request()` and the statements it sent, transaction control left out."""
-    with CaptureQueriesContext(connection) as captured:
-        response = request()
-    sent = [query["sql"] for query in captured.captured_queries]
-    control = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT")
-    return response, [sql for sql in sent if not sql.lstrip().upper().startswith(control)]
 
 
 def kept_after_a_patch(client, customer, token):
@@ -115,15 +105,16 @@ def test_a_policy_revision_from_elsewhere_is_decided_again_and_the_row_kept_anew
     token = issue_token("editor")
     kept_after_a_patch(client, customer, token)
     PolicyRevision.objects.update_or_create(id=1, defaults={"tag": 424242})  # changed elsewhere
-    response, sent = statements(lambda: patch(client, customer, token, {"profile": {"age": 50}}))
+    response, statements = sent(lambda: patch(client, customer, token, {"profile": {"age": 50}}))
+    done = work(statements)
     assert response.status_code == 200, response.content
     # The kept row's UPDATE wrote nothing; the token was read again (and the policy of the
     # new revision built), then the customer written by an UPDATE that checks nothing kept.
-    updates = [sql for sql in sent if sql.startswith("UPDATE")]
-    assert len(updates) == 2, sent
+    updates = [sql for sql in done if sql.startswith("UPDATE")]
+    assert len(updates) == 2, done
     assert AccessToken._meta.db_table in updates[0]
     assert AccessToken._meta.db_table not in updates[1]
-    assert any(sql.startswith("SELECT") and AccessToken._meta.db_table in sql for sql in sent), sent
+    assert any(sql.startswith("SELECT") and AccessToken._meta.db_table in sql for sql in done), done
     assert Customer.objects.get(pk=customer.pk).age == 50
     assert patch(client, customer, token, {"profile": {"age": 51}}).status_code == 200
     assert Customer.objects.get(pk=customer.pk).age == 51
