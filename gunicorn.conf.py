@@ -10,7 +10,7 @@ that another thread could use, and each thread's connection is one more reader o
 file. Every write by one of them makes the others drop their page cache and their memory map
 of the database at their next statement, and a second writer sleeps in SQLite's busy handler
 (1 ms, then 2, 5, ...) until the first commits. One thread made tokens a sixth cheaper and
-PATCH a twentieth, and reads no dearer (README, Performance). A deployment on SQLite that
+PATCH a twentieth, and reads no dearer (bench/FINDINGS.md). A deployment on SQLite that
 forwards tokens to external providers waits on them (up to PROVIDER_TIMEOUT_SECONDS): give it
 threads back with `--threads 4`.
 

@@ -6,7 +6,7 @@ starts it over by itself: it grew to 90 MB within 8 s of tokens, and once it was
 `wal_autocheckpoint` every commit tried a checkpoint of its own, reading back the frames it had
 just written and syncing both files (half a sync per token). A RESTART checkpoint waits,
 briefly, for readers to leave the WAL; after it, the next writer starts the WAL over. Traced
-over 4 s of tokens: 0.03 syncs per token instead of 0.50 (README, Performance).
+over 4 s of tokens: 0.03 syncs per token instead of 0.50 (bench/FINDINGS.md).
 
 SQLITE_CHECKPOINT_SECONDS sets the interval; 0 leaves checkpoints to SQLite alone (e.g. under
 a replication tool that runs its own, such as Litestream).
