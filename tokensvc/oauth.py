@@ -1,8 +1,10 @@
-"""django-oauth-toolkit glue: our OAuth2 validator and the role-based scopes backend.
+"""django-oauth-toolkit glue: the grants the token endpoint runs, our OAuth2 validator and the
+role-based scopes backend.
 
-DOT and oauthlib run the protocol and store the tokens; these two classes decide who the
-client is (one authentication method, secret, API key), which scopes it may have (its role's,
-or the user's role in the authorization-code flow), and what the token response carries.
+DOT and oauthlib run the protocol and store the tokens; these classes decide which grants exist
+(`OAuthServer`), who the client is (one authentication method, secret, API key), which scopes
+it may have (its role's, or the user's role in the authorization-code flow), and what the token
+response carries.
 """
 
 import secrets
@@ -14,6 +16,8 @@ from django.db.models import Min
 from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2 import Server
 from oauthlib.oauth2.rfc6749 import errors
 
 from accounts.authentication import (
@@ -59,8 +63,34 @@ class RoleScopes(BaseScopes):
         return self.get_available_scopes(application, request, *args, **kwargs)
 
 
+class OAuthServer(Server):
+    """oauthlib's server without the grants this service does not offer at its token endpoint.
+
+    oauthlib's resource-owner password grant checks the person's password before it asks
+    whether the client may use the grant (RFC 6749 §4.3.2 leaves the order open), so with the
+    grant refused by policy (COMPLIANT_BCP_RFC9700_PASSWORD_GRANT) a right password still got
+    `unauthorized_client` and a wrong one `invalid_grant`: a password oracle outside the
+    sign-in page's lockout, paying for a slow password hash per guess. The device-code grant
+    (RFC 8628) needs a device authorization endpoint this service does not have. So oauthlib
+    keeps only the grants the metadata publishes (OAUTH2_GRANT_TYPES_SUPPORTED; token exchange
+    there is ours, not oauthlib's), and answers any other with `unsupported_grant_type` before
+    it looks at a credential."""
+
+    def __init__(self, request_validator, *args, **kwargs):
+        super().__init__(request_validator, *args, **kwargs)
+        offered = set(oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED)
+        self._grant_types = {
+            grant_type: grant for grant_type, grant in self._grant_types.items() if grant_type in offered
+        }
+
+
 class Validator(OAuth2Validator):
     """DOT's validator with our client authentication, scope rules and token response."""
+
+    def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
+        # No grant of this service takes a person's password (see OAuthServer): people sign in
+        # on the sign-in page, behind its lockout. Never a password check here.
+        return False
 
     def _load_application(self, client_id, request):
         client = request.client

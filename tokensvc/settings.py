@@ -219,6 +219,7 @@ ISSUER_URL = env.str("ISSUER_URL", default="")
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "accounts.Client"
 OAUTH2_PROVIDER = {
+    "OAUTH2_SERVER_CLASS": "tokensvc.oauth.OAuthServer",
     "OAUTH2_VALIDATOR_CLASS": "tokensvc.oauth.Validator",
     "OIDC_ISS_ENDPOINT": ISSUER_URL,
     "ACCESS_TOKEN_GENERATOR": "tokensvc.oauth.new_token",
