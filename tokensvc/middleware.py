@@ -86,5 +86,6 @@ class OfficerAuditlogMiddleware(_PeopleOnly, AuditlogMiddleware):
 
 class AxesMiddleware(_PeopleOnly, axes_middleware.AxesMiddleware):
     """django-axes answers a sign-in its backend locked out. Only a person signs in with a
-    password (the admin, the people's sign-in page); the machine endpoints authenticate clients
-    and tokens themselves and have their own limits (accounts.throttling)."""
+    password (the admin, the people's sign-in page): the token endpoint offers no password grant
+    (tokensvc.oauth.OAuthServer), and the machine endpoints authenticate clients and tokens
+    themselves, with their own limits (accounts.throttling)."""

@@ -1,10 +1,16 @@
-"""The middleware that serves people in a browser steps aside on the machine endpoints, and
-still does its work on the people's pages: CSRF and django-axes' lockout answer here."""
+"""People's middleware steps aside on the machine endpoints and works on the people's pages."""
 
 import pytest
+from auditlog.middleware import AuditlogMiddleware
+from axes import middleware as axes_middleware
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpResponse
+from django.middleware import csrf
 from django.test import Client, RequestFactory, override_settings
+from django.utils.module_loading import import_string
 from oauth2_provider.models import get_grant_model
 
 from accounts.checks import check_axes_middleware_installed
@@ -16,10 +22,29 @@ from tests.tokensvc.oauth_helpers import (
     person,
     pkce_pair,
 )
-from tokensvc.middleware import AxesMiddleware, CsrfViewMiddleware
+from tokensvc.middleware import AxesMiddleware, CsrfViewMiddleware, _PeopleOnly
 
 MACHINE_PATHS = ["/oauth/token/", "/oauth/introspect/", "/oauth/revoke/", "/api/v1/customers/7/"]
 PEOPLE_PATHS = ["/admin/login/", "/accounts/login/"]
+
+
+PEOPLE_MIDDLEWARE = [
+    SessionMiddleware,
+    csrf.CsrfViewMiddleware,
+    AuthenticationMiddleware,
+    MessageMiddleware,
+    AuditlogMiddleware,
+    axes_middleware.AxesMiddleware,
+]
+
+
+@pytest.mark.parametrize("people", PEOPLE_MIDDLEWARE, ids=lambda kind: kind.__name__)
+def test_the_installed_people_middleware_steps_aside_on_machine_paths(people):
+    installed = [
+        import_string(path) for path in settings.MIDDLEWARE if issubclass(import_string(path), people)
+    ]
+    assert len(installed) == 1, installed
+    assert issubclass(installed[0], _PeopleOnly)
 
 
 def passed_through(request) -> HttpResponse:
@@ -77,7 +102,8 @@ def test_a_consent_without_its_csrf_token_is_refused_over_http():
 
 
 @pytest.mark.django_db
-def test_the_token_endpoint_needs_no_csrf_token_even_with_a_cookie():
+def test_a_machine_client_with_a_stray_cookie_needs_no_csrf_token():
+    # The endpoints' views are csrf_exempt; this holds with the middleware stepping aside or not.
     machine = Client(enforce_csrf_checks=True)
     machine.cookies[settings.CSRF_COOKIE_NAME] = "x" * 32
     answer = machine.post(
