@@ -45,3 +45,11 @@ threads = 1 if _is_sqlite() else 4
 keepalive = 5
 timeout = 30
 graceful_timeout = 20
+# Each worker touches a heartbeat file on every pass of its loop (once or twice per request),
+# and the arbiter restarts a worker whose file goes stale. On a disk-backed temporary directory
+# each touch is a file-system metadata write that can wait behind the disk (SQLite's writes
+# share it); gunicorn's documentation advises a memory-backed one. Measured on one worker:
+# tokens on SQLite 864, 868, 868 -> 840, 831, 880 us of CPU each (alternating pairs).
+MEMORY_FILE_SYSTEM = "/dev/shm"  # noqa: S108  (gunicorn makes a private file there, as in /tmp)
+if os.path.isdir(MEMORY_FILE_SYSTEM):
+    worker_tmp_dir = MEMORY_FILE_SYSTEM

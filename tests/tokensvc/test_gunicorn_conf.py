@@ -1,4 +1,4 @@
-"""gunicorn.conf.py: one thread per worker on SQLite, four on a database reached over the network."""
+"""gunicorn.conf.py: threads by database, and the workers' heartbeat files in memory."""
 
 import runpy
 
@@ -38,3 +38,12 @@ def test_threads_follow_the_database_the_settings_read_from_the_same_url(monkeyp
     engine = environ.Env.db_url_config(url)["ENGINE"]
     is_sqlite = engine.startswith("django.db.backends.sqlite3") or engine.endswith(".spatialite")
     assert threads_with(monkeypatch, url) == (1 if is_sqlite else 4)
+
+
+def test_heartbeat_files_live_in_memory_where_the_machine_has_one(monkeypatch):
+    memory = runpy.run_path(str(CONF))["MEMORY_FILE_SYSTEM"]
+    present = {memory}
+    monkeypatch.setattr("os.path.isdir", lambda path: path in present)
+    assert runpy.run_path(str(CONF))["worker_tmp_dir"] == memory
+    present.clear()
+    assert "worker_tmp_dir" not in runpy.run_path(str(CONF))  # gunicorn's default then
