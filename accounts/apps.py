@@ -10,7 +10,6 @@ class AccountsConfig(AppConfig):
         from auditlog.registry import auditlog
         from django.db.backends.signals import connection_created
 
-        from accounts import checks  # noqa: F401  (registers itself)
         from tokensvc.wal_checkpoints import on_connection_created
 
         # The service's database plumbing (tokensvc) has no app of its own to connect it.

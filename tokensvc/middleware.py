@@ -4,14 +4,12 @@ and the middleware that serves people in a browser kept off the machine endpoint
 import logging
 
 from auditlog.middleware import AuditlogMiddleware
-from axes import middleware as axes_middleware
 from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as message_middleware
 from django.contrib.sessions import middleware as session_middleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
-from django.middleware import csrf
 
 from tokensvc.errors import json_response
 
@@ -43,8 +41,8 @@ class DatabaseUnavailableMiddleware:
 
 
 class _PeopleOnly:
-    """A middleware that serves people in a browser (sessions, sign-in, CSRF, messages, the
-    admin's audit actor, sign-in lockouts) steps aside on the machine endpoints
+    """A middleware that serves people in a browser (sessions, sign-in, messages, the admin's
+    audit actor) steps aside on the machine endpoints
     (settings.MACHINE_PATH_PREFIXES): they are called with bearer tokens or client credentials,
     never by a signed-in person, so no session, cookie or form exists there, and every request
     would pay for it."""
@@ -63,13 +61,6 @@ class SessionMiddleware(_PeopleOnly, session_middleware.SessionMiddleware):
     pass
 
 
-class CsrfViewMiddleware(_PeopleOnly, csrf.CsrfViewMiddleware):
-    """CSRF protects what a browser's cookies authenticate; the machine endpoints read no cookie.
-    Django still runs `process_view` there (the handler calls it apart from `__call__`): it
-    passes the endpoints' `csrf_exempt` views at once, and would check any other view as before,
-    reading the cookie itself."""
-
-
 class AuthenticationMiddleware(_PeopleOnly, auth_middleware.AuthenticationMiddleware):
     pass
 
@@ -82,10 +73,3 @@ class OfficerAuditlogMiddleware(_PeopleOnly, AuditlogMiddleware):
     """django-auditlog's actor context (who changed what in the admin). Entering it connects
     signal receivers on every request; on the machine endpoints no officer acts, and what changes
     there is recorded as AuditEvents (and by auditlog itself, without an actor)."""
-
-
-class AxesMiddleware(_PeopleOnly, axes_middleware.AxesMiddleware):
-    """django-axes answers a sign-in its backend locked out. Only a person signs in with a
-    password (the admin, the people's sign-in page): the token endpoint offers no password grant
-    (tokensvc.oauth.OAuthServer), and the machine endpoints authenticate clients and tokens
-    themselves, with their own limits (accounts.throttling)."""

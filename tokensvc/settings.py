@@ -75,18 +75,18 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "tokensvc.middleware.DatabaseUnavailableMiddleware",
-    # Sessions, CSRF, sign-in, messages, the audit actor and sign-in lockouts serve people in a
-    # browser; the token endpoints and the API (MACHINE_PATH_PREFIXES) skip them.
+    # Sessions, sign-in, messages and the audit actor serve people in a browser; the token
+    # endpoints and the API (MACHINE_PATH_PREFIXES) skip them.
     "tokensvc.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "tokensvc.middleware.CsrfViewMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "tokensvc.middleware.AuthenticationMiddleware",
     "tokensvc.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Who changed what in the admin: the signed-in officer becomes the audit entry's actor.
     "tokensvc.middleware.OfficerAuditlogMiddleware",
     # Answers locked-out logins (admin and the people's sign-in page); keep it last.
-    "tokensvc.middleware.AxesMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 # Endpoints called by machines with bearer tokens or client credentials, never by a signed-in
 # person: the people's middleware above steps aside there. The API's is claims.urls.API_PREFIX.
@@ -346,9 +346,6 @@ AXES_RESET_ON_SUCCESS = True
 AXES_SENSITIVE_PARAMETERS = ["password"]
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_VERBOSE = False
-# axes.W002 looks for "axes.middleware.AxesMiddleware" by name; MIDDLEWARE holds a subclass of it
-# (tokensvc.middleware.AxesMiddleware), which accounts.checks (accounts.W001) looks for instead.
-SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 
 # ---------------------------------------------------------------- i18n and static files
 LANGUAGE_CODE = "en-us"
