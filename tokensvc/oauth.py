@@ -33,7 +33,7 @@ from claims.models import Scope
 from claims.policy import granted_claims, refused_scopes, token_grant
 from claims.selectors import policy_get
 from tokensvc.attempts import current_attempt
-from tokensvc.selectors import holder_role
+from tokensvc.selectors import holder_role, refresh_token_client_ids
 
 
 def new_token(request=None) -> str:
@@ -73,14 +73,20 @@ class OAuthServer(Server):
     sign-in page's lockout, paying for a slow password hash per guess. The device-code grant
     (RFC 8628) needs a device authorization endpoint this service does not have. So oauthlib
     keeps only the grants the metadata publishes (OAUTH2_GRANT_TYPES_SUPPORTED; token exchange
-    there is ours, not oauthlib's), and answers any other with `unsupported_grant_type` before
-    it looks at a credential."""
+    there is ours, not oauthlib's), never those two even if listed, and answers any other with
+    `unsupported_grant_type` before it looks at a credential. Likewise the authorization
+    endpoint keeps only the published response types (OAUTH2_RESPONSE_TYPES_SUPPORTED: `code`),
+    so an implicit request is `unsupported_response_type`, not a refusal of the client."""
+
+    NEVER_OFFERED = frozenset({"password", "urn:ietf:params:oauth:grant-type:device_code"})
 
     def __init__(self, request_validator, *args, **kwargs):
         super().__init__(request_validator, *args, **kwargs)
-        offered = set(oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED)
-        self._grant_types = {
-            grant_type: grant for grant_type, grant in self._grant_types.items() if grant_type in offered
+        grants = set(oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED) - self.NEVER_OFFERED
+        self._grant_types = {name: grant for name, grant in self._grant_types.items() if name in grants}
+        responses = set(oauth2_settings.OAUTH2_RESPONSE_TYPES_SUPPORTED)
+        self._response_types = {
+            name: grant for name, grant in self._response_types.items() if name in responses
         }
 
 
@@ -158,7 +164,14 @@ class Validator(OAuth2Validator):
         return True
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
-        """DOT's checks, then the holder's: a disabled person or an emptied role ends the chain."""
+        """DOT's checks, then the holder's: a disabled person or an emptied role ends the chain.
+
+        A refresh token of another client is refused first: DOT revokes a replayed token's
+        whole family before it compares the client, so another client replaying it would end
+        the rightful holder's chain."""
+        if refresh_token_client_ids(refresh_token) - {client.pk}:
+            current_attempt().refuse("refresh token of another client")
+            return False
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             current_attempt().refuse("refresh token unknown, expired, revoked or of another client")
             return False

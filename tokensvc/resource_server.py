@@ -51,6 +51,10 @@ def resource_server_authenticate(
             body_secret=params.get("client_secret"),
         )
         attempt.client_identifier = presented.client_id
+        if presented.method == "none":
+            # Resource servers are confidential clients: a client_id alone proves nothing, is
+            # refused as any failed authentication is, and looks nothing up (no last use noted).
+            raise ClientRefused("no client secret")
         kept = _from_kept_rows(request, presented, along_token)
         if kept is not None:
             return kept
@@ -65,7 +69,7 @@ def resource_server_authenticate(
             OAuthErrorCode.INVALID_CLIENT, INVALID_CLIENT_DESCRIPTION, status=401, reason=refused.reason
         ) from None
     attempt.client = client
-    if presented.method == "none" or not client.is_resource_server:
+    if not client.is_resource_server:
         raise _not_a_resource_server()
     rows = getattr(client, "along", None) if along is not None else None
     verified_clients.client_keep(client)

@@ -247,9 +247,12 @@ class MetadataView(dot_views.OAuthServerMetadataView):
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         response = super().get(request, *args, **kwargs)
         data = orjson.loads(response.content)
-        # Public browser apps authenticate with PKCE alone at the token endpoint; the other two
-        # endpoints are for confidential clients.
-        data["token_endpoint_auth_methods_supported"] = ["client_secret_basic", "client_secret_post", "none"]
+        # Public browser apps authenticate with their client_id alone at the token endpoint (PKCE
+        # proves the code) and at revocation (RFC 7009 §2.1: their own tokens); introspection is
+        # for confidential resource servers only.
+        public_too = ["client_secret_basic", "client_secret_post", "none"]
+        data["token_endpoint_auth_methods_supported"] = public_too
+        data["revocation_endpoint_auth_methods_supported"] = public_too
         data["service_documentation"] = request.build_absolute_uri("/api/docs/")
         response.content = orjson.dumps(data)
         return response

@@ -403,6 +403,16 @@ def test_reuse_protection_leaves_other_families_alone(client):
     assert refresh(client, app, other["refresh_token"]).status_code == 200
 
 
+def test_another_app_replaying_a_rotated_refresh_token_leaves_its_family_alone(client):
+    # Reuse protection answers the token's own client: another app's replay is just refused.
+    app, user = browser_app(), person()
+    other_app = browser_app(name="Other app")
+    first = people_tokens(client, app, user)
+    second = refresh(client, app, first["refresh_token"]).json()
+    _assert_token_error(refresh(client, other_app, first["refresh_token"]), 400, "invalid_grant")
+    assert refresh(client, app, second["refresh_token"]).status_code == 200
+
+
 def test_refresh_token_of_another_app_is_refused(client):
     app, user = browser_app(), person()
     other_app = browser_app(name="Other app")

@@ -228,6 +228,11 @@ def test_public_browser_app_cannot_introspect(client, admin):
     token = client_credentials_token(client, admin)["access_token"]
     response = post_form(client, INTROSPECT_URL, {"token": token, "client_id": app.client_id})
     _refused_without_details(response)
+    # The same answer as for a client_id that does not exist, and no use of the app recorded.
+    unknown = post_form(client, INTROSPECT_URL, {"token": token, "client_id": "no-such-client"})
+    assert (response.status_code, response.json()) == (unknown.status_code, unknown.json())
+    app.refresh_from_db()
+    assert app.last_used_at is None
 
 
 def test_get_introspection_is_405_json(client, resource_server, admin):

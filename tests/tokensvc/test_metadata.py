@@ -123,12 +123,15 @@ def test_token_endpoint_auth_methods_include_basic_and_post(metadata):
     assert "private_key_jwt" not in methods
 
 
-def test_revocation_and_introspection_need_client_secrets(metadata):
-    for key in (
-        "revocation_endpoint_auth_methods_supported",
-        "introspection_endpoint_auth_methods_supported",
-    ):
-        assert sorted(metadata[key]) == ["client_secret_basic", "client_secret_post"]
+def test_introspection_needs_a_client_secret(metadata):
+    methods = metadata["introspection_endpoint_auth_methods_supported"]
+    assert sorted(methods) == ["client_secret_basic", "client_secret_post"]
+
+
+def test_public_browser_apps_revoke_with_their_client_id(metadata):
+    # RFC 7009 §2.1: a public client revokes its own tokens (tests/tokensvc/test_introspection_revocation.py).
+    methods = metadata["revocation_endpoint_auth_methods_supported"]
+    assert sorted(methods) == ["client_secret_basic", "client_secret_post", "none"]
 
 
 def test_issuer_in_authorization_responses_is_advertised(metadata):

@@ -2,13 +2,17 @@
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
-from django.test import RequestFactory
+from django.conf import settings
+from django.test import RequestFactory, override_settings
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request
 
 from accounts.models import AuditEvent
 from tests.tokensvc.oauth_helpers import (
+    AUTHORIZE_URL,
     LOGIN_URL,
     PASSWORD,
+    REDIRECT_URI,
     TOKEN_URL,
     basic,
     browser_app,
@@ -67,10 +71,35 @@ def test_the_device_code_grant_is_not_offered(client):
     assert answer.json()["error"] == "unsupported_grant_type"
 
 
+def configured_server():
+    return oauth2_settings.OAUTH2_SERVER_CLASS(oauth2_settings.OAUTH2_VALIDATOR_CLASS())
+
+
 def test_oauthlib_runs_the_grants_the_metadata_publishes_but_token_exchange(client):
-    published = set(client.get("/.well-known/oauth-authorization-server").json()["grant_types_supported"])
+    metadata = client.get("/.well-known/oauth-authorization-server").json()
     ours = {"urn:ietf:params:oauth:grant-type:token-exchange"}  # run by tokensvc.token_exchange
-    assert set(OAuthServer(Validator()).grant_types) == published - ours
+    assert set(configured_server().grant_types) == set(metadata["grant_types_supported"]) - ours
+    assert set(configured_server().response_types) == set(metadata["response_types_supported"])
+
+
+def test_the_password_and_device_grants_stay_out_even_if_listed():
+    listed = [*oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED, "password", DEVICE_CODE]
+    with override_settings(
+        OAUTH2_PROVIDER={**settings.OAUTH2_PROVIDER, "OAUTH2_GRANT_TYPES_SUPPORTED": listed}
+    ):
+        assert not {"password", DEVICE_CODE} & set(OAuthServer(Validator()).grant_types)
+
+
+def test_an_implicit_request_is_an_unsupported_response_type(client):
+    app, user = browser_app(), person()
+    client.force_login(user)
+    answer = client.get(
+        AUTHORIZE_URL,
+        {"client_id": app.client_id, "response_type": "token", "redirect_uri": REDIRECT_URI, "state": "s"},
+    )
+    assert answer.status_code == 302
+    assert "error=unsupported_response_type" in answer["Location"]
+    assert "access_token" not in answer["Location"]
 
 
 def test_the_validator_never_checks_a_persons_password():
