@@ -184,12 +184,6 @@ def refresh_token_find(raw: str):
     )
 
 
-def refresh_token_client_ids(raw: str) -> set[int | None]:
-    """The clients of every refresh-token row with this value, revoked ones included."""
-    rows = RefreshToken.objects.filter(token_checksum=token_checksum(raw))
-    return set(rows.values_list("application_id", flat=True))
-
-
 def refresh_token_is_live(token) -> bool:
     """Not revoked, its client active, and its access token not past the refresh lifetime."""
     from oauth2_provider.models import refresh_token_expire_timedelta

@@ -228,9 +228,12 @@ def test_public_browser_app_cannot_introspect(client, admin):
     token = client_credentials_token(client, admin)["access_token"]
     response = post_form(client, INTROSPECT_URL, {"token": token, "client_id": app.client_id})
     _refused_without_details(response)
-    # The same answer as for a client_id that does not exist, and no use of the app recorded.
-    unknown = post_form(client, INTROSPECT_URL, {"token": token, "client_id": "no-such-client"})
+    # The same answer as for a client that does not exist, and no use of the app recorded.
+    unknown = post_form(
+        client, INTROSPECT_URL, {"token": token}, HTTP_AUTHORIZATION=basic("no-such-client", "a secret")
+    )
     assert (response.status_code, response.json()) == (unknown.status_code, unknown.json())
+    assert response["WWW-Authenticate"] == unknown["WWW-Authenticate"]
     app.refresh_from_db()
     assert app.last_used_at is None
 

@@ -3,6 +3,7 @@
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory, override_settings
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request
@@ -109,3 +110,14 @@ def test_the_validator_never_checks_a_persons_password():
     assert alice.check_password(PASSWORD)
     assert Validator().validate_user("alice", PASSWORD, None, request) is False
     assert not AccessAttempt.objects.exists()
+
+
+def test_the_server_needs_the_code_grant_it_falls_back_to():
+    grants = [g for g in oauth2_settings.OAUTH2_GRANT_TYPES_SUPPORTED if g != "authorization_code"]
+    with (
+        override_settings(
+            OAUTH2_PROVIDER={**settings.OAUTH2_PROVIDER, "OAUTH2_GRANT_TYPES_SUPPORTED": grants}
+        ),
+        pytest.raises(ImproperlyConfigured),
+    ):
+        OAuthServer(Validator())
