@@ -146,7 +146,14 @@ class Validator(OAuth2Validator):
                 raise ClientRefused("unknown or disabled client_id")
             if client.client_type == client.CLIENT_CONFIDENTIAL:
                 raise ClientRefused("confidential client sent no secret", client)
-            api_key_check(client, request.headers.get(API_KEY_META))
+            if client.requires_api_key:
+                # The key is then its one secret: guesses count against the limits, as a
+                # confidential client's do (TooManyFailures: the view's 429).
+                slot = authentication_slot(
+                    client_id=client.client_id, source_ip=request.headers.get("REMOTE_ADDR")
+                )
+                api_key_check(client, request.headers.get(API_KEY_META))
+                slot.release()
         except ClientRefused as refused:
             attempt.refuse(refused.reason, refused.client)
             return False

@@ -9,6 +9,8 @@ import pytest
 from django.conf import settings as django_settings
 
 from accounts import authentication
+from accounts.models import Role
+from accounts.services import api_key_issue, browser_app_create
 from accounts.throttling import TooManyFailures, authentication_slot
 
 FORM = "application/x-www-form-urlencoded"
@@ -226,3 +228,24 @@ def test_each_thread_and_each_forked_process_has_its_own_redis_connection():
     assert os.read(read, 16) == b"own"
     os.close(read)
     os.close(write)
+
+
+@pytest.mark.django_db
+def test_a_public_clients_api_key_guesses_count_as_failures(client):
+    # A browser app that requires an API key (none is made so by the admin, but the model
+    # allows it) has that key as its one secret, limited like any other.
+    app = browser_app_create(
+        name="Kiosk", role=Role.objects.get(name="viewer"), redirect_uris=["https://k.example/cb"]
+    )
+    app.requires_api_key = True
+    app.save(update_fields=["requires_api_key"])
+    _key, api_key = api_key_issue(client=app)
+
+    def revoke(key: str):
+        body = urlencode({"token": "not-a-token", "client_id": app.client_id})
+        return client.post("/oauth/revoke/", body, content_type=FORM, HTTP_X_API_KEY=key)
+
+    assert revoke(api_key).status_code == 200
+    for _ in range(10):
+        assert revoke("wrong-key").status_code == 401
+    assert revoke(api_key).status_code == 429
