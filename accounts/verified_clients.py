@@ -23,7 +23,6 @@ secret stored by an older hasher (PBKDF2) would cost every attempt under the lim
 hash before its slot.
 """
 
-import threading
 from functools import lru_cache
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -36,14 +35,13 @@ from accounts.models import ApiKey, Client, Provider
 from claims.models import PolicyRevision
 from claims.selectors import policy_cached_revision
 from tokensvc.direct_sql import database, datetime_param, fetch_all
+from tokensvc.kept_rows import KeptRows
 from tokensvc.rows import Statement, along_rows, along_sql
 
-# Enough for every integration of a deployment; past it the oldest entry makes room.
-MAX_CLIENTS = 1024
 _BUILTIN = str(Provider.Kind.BUILTIN)
 
-_clients: dict[str, Client] = {}
-_lock = threading.Lock()
+# 1,024: enough for every integration of a deployment; past it the oldest entry makes room.
+_clients: KeptRows[str, Client] = KeptRows(limit=1024)
 
 
 class StaleClient(Exception):
@@ -64,11 +62,7 @@ def client_keep(client: Client) -> None:
         return
     # Rows read along with it (an introspected token's) belong to that request only.
     client.__dict__.pop("along", None)
-    with _lock:
-        _clients.pop(client.client_id, None)
-        while len(_clients) >= MAX_CLIENTS:
-            del _clients[next(iter(_clients))]
-        _clients[client.client_id] = client
+    _clients.put(client.client_id, client)
 
 
 def client_recall(client_id: str, api_key: str | None) -> Client | None:
@@ -94,14 +88,12 @@ def note_kept_use(client: Client) -> None:
 
 def client_forget(client_id: str) -> None:
     """Drop the kept rows of this client_id, if any."""
-    with _lock:
-        _clients.pop(client_id, None)
+    _clients.drop(client_id)
 
 
 def clients_forget_all() -> None:
     """Drop every kept client (tests start each from an empty process)."""
-    with _lock:
-        _clients.clear()
+    _clients.clear()
 
 
 @lru_cache(maxsize=2)

@@ -1,12 +1,12 @@
 """The RFC 7662 answer for a token, computed with the same engine as every other grant."""
 
-import threading
 from datetime import datetime
 from functools import partial
 
 from django.utils import timezone
 
 from claims.policy import granted_claims
+from tokensvc.kept_rows import KeptRows
 from tokensvc.selectors import (
     bearer_token_find,
     bearer_token_from_rows,
@@ -25,9 +25,7 @@ INACTIVE = {"active": False}
 # or removes the row. A kept answer is handed to every request that reads its row: nothing may
 # change it. Answers of one grant share its claim lists (`granted_claims`); the oldest answers
 # make room past the limit.
-MAX_KEPT_ANSWERS = 4096
-_answers: dict[tuple, tuple[datetime, dict]] = {}
-_answers_lock = threading.Lock()
+_answers: KeptRows[tuple, tuple[datetime, dict]] = KeptRows(limit=4096)
 
 
 def _subject(token) -> str:
@@ -85,16 +83,12 @@ def _access_token_details(raw: str, rows: tuple[tuple, ...] | None = None) -> di
 
 
 def _answer_keep(row: tuple, expires: datetime, answer: dict) -> None:
-    with _answers_lock:
-        while len(_answers) >= MAX_KEPT_ANSWERS:
-            del _answers[next(iter(_answers))]
-        _answers[row] = (expires, answer)
+    _answers.put(row, (expires, answer))
 
 
 def answers_forget_all() -> None:
     """Drop every kept answer (tests start each from an empty process)."""
-    with _answers_lock:
-        _answers.clear()
+    _answers.clear()
 
 
 def _refresh_token_details(raw: str) -> dict | None:

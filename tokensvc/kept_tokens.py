@@ -18,7 +18,6 @@ client tokens (client_credentials: no person behind them) are kept, by their che
 form DOT stores; never their value.
 """
 
-import threading
 from dataclasses import replace
 from functools import lru_cache
 
@@ -26,14 +25,12 @@ from django.utils import timezone
 
 from claims.selectors import policy_cached_revision
 from tokensvc.direct_sql import database, datetime_param
+from tokensvc.kept_rows import KeptRows
 from tokensvc.rows import Statement
 from tokensvc.selectors import AccessToken, BearerToken
 
-# Past it, the oldest entry makes room: a token's next write then reads its row again.
-MAX_TOKENS = 4096
-
-_tokens: dict[str, BearerToken] = {}
-_lock = threading.Lock()
+# Past 4,096 the oldest entry makes room: a token's next write then reads its row again.
+_tokens: KeptRows[str, BearerToken] = KeptRows(limit=4096)
 
 
 def token_keep(checksum: str, token: BearerToken) -> None:
@@ -44,11 +41,7 @@ def token_keep(checksum: str, token: BearerToken) -> None:
         return
     if token.along is not None:
         token = replace(token, along=None)  # a read's rows belong to that request alone
-    with _lock:
-        _tokens.pop(checksum, None)
-        while len(_tokens) >= MAX_TOKENS:
-            del _tokens[next(iter(_tokens))]
-        _tokens[checksum] = token
+    _tokens.put(checksum, token)
 
 
 def token_recall(checksum: str) -> BearerToken | None:
@@ -59,24 +52,19 @@ def token_recall(checksum: str) -> BearerToken | None:
     if token is None:
         return None
     if not token.is_live() or policy_cached_revision() not in (None, token.policy_revision):
-        with _lock:
-            # Unless another thread has kept a newer row for it meanwhile.
-            if _tokens.get(checksum) is token:
-                del _tokens[checksum]
+        _tokens.drop(checksum, only=token)
         return None
     return token
 
 
 def token_forget(checksum: str) -> None:
     """Drop the row kept for this checksum, if any."""
-    with _lock:
-        _tokens.pop(checksum, None)
+    _tokens.drop(checksum)
 
 
 def tokens_forget_all() -> None:
     """Drop every kept token (tests start each from an empty process)."""
-    with _lock:
-        _tokens.clear()
+    _tokens.clear()
 
 
 @lru_cache(maxsize=2)

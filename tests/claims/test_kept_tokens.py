@@ -193,7 +193,7 @@ def test_only_live_client_tokens_are_kept_without_the_rows_read_along(issue_toke
 
 @pytest.mark.django_db
 def test_past_the_limit_the_longest_kept_token_makes_room(issue_token, monkeypatch):
-    monkeypatch.setattr(kept_tokens, "MAX_TOKENS", 2)
+    monkeypatch.setattr(kept_tokens._tokens, "limit", 2)
     raws = [issue_token("editor") for _ in range(3)]
     for raw in raws[:2]:
         kept_tokens.token_keep(token_checksum(raw), bearer_token_find(raw))
@@ -212,7 +212,7 @@ def test_the_fallback_never_decides_on_a_kept_row(client, issue_token, customer,
 
     def forget_while_another_thread_keeps_its_old_row(checksum):
         forget(checksum)
-        kept_tokens._tokens[checksum] = stale
+        kept_tokens._tokens.put(checksum, stale)
 
     monkeypatch.setattr(kept_tokens, "token_forget", forget_while_another_thread_keeps_its_old_row)
     response = patch(client, customer, token, {"profile": {"age": 77}})

@@ -239,10 +239,10 @@ def test_a_token_whose_row_changed_after_a_kept_answer_gets_a_new_one(client, se
 
 
 def test_kept_answers_are_bounded_the_oldest_making_room(client, server, make_client, monkeypatch):
-    monkeypatch.setattr(introspection, "MAX_KEPT_ANSWERS", 2)
+    monkeypatch.setattr(introspection._answers, "limit", 2)
     admin = make_client("admin", name="another back office")
     tokens = [client_credentials_token(client, admin)["access_token"] for _ in range(3)]
     for token in tokens:
         assert introspect(client, server, token).json()["active"] is True
-    kept_ids = [row[0] for row in introspection._answers]  # a token row starts with its id
+    kept_ids = [row[0] for row in introspection._answers.oldest_first()]  # a token row starts with its id
     assert kept_ids == [AccessToken.objects.get(token_checksum=token_checksum(t)).pk for t in tokens[1:]]

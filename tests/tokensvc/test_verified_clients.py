@@ -392,7 +392,7 @@ def built_policy(monkeypatch):
 
 @pytest.mark.usefixtures("built_policy")
 def test_a_process_keeps_a_bounded_number_of_clients(monkeypatch):
-    monkeypatch.setattr(verified_clients, "MAX_CLIENTS", 3)
+    monkeypatch.setattr(verified_clients._clients, "limit", 3)
 
     def client(number: int) -> Client:
         found = Client(
