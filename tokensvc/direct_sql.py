@@ -26,6 +26,8 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.sqlite3.base import SQLiteCursorWrapper
 
+from tokensvc import wal_checkpoints
+
 
 def database() -> BaseDatabaseWrapper:
     """This thread's connection to the database: what `django.db.connection` stands for, looked
@@ -119,14 +121,17 @@ def transaction_atomic(db: BaseDatabaseWrapper | None = None) -> Iterator[None]:
             yield
         return
     sqlite = db.connection
-    with db.wrap_database_errors:
-        sqlite.execute(f"BEGIN {db.transaction_mode or 'DEFERRED'}")
-    try:
-        yield
+    # Not while this process's checkpoint thread restarts the WAL: waiting here ends when it
+    # does, SQLite's busy handler sleeps in steps of up to 25 ms.
+    with wal_checkpoints.local_writes:
         with db.wrap_database_errors:
-            sqlite.commit()
-    except BaseException:
-        # Also after a failed COMMIT: SQLite may leave the transaction open.
-        with db.wrap_database_errors:
-            sqlite.rollback()
-        raise
+            sqlite.execute(f"BEGIN {db.transaction_mode or 'DEFERRED'}")
+        try:
+            yield
+            with db.wrap_database_errors:
+                sqlite.commit()
+        except BaseException:
+            # Also after a failed COMMIT: SQLite may leave the transaction open.
+            with db.wrap_database_errors:
+                sqlite.rollback()
+            raise

@@ -324,7 +324,8 @@ AUDITLOG_STORE_JSON_CHANGES = True
 # seconds after their request; 0 writes each before its response. Changes and refusals are
 # always written before the response.
 AUDIT_BATCH_SECONDS = _seconds_between("AUDIT_BATCH_SECONDS", 1.0, 0, 60)
-# SQLite: each process checkpoints the WAL and lets it start over this often (tokensvc/wal_checkpoints.py).
+# SQLite: each process lets the WAL start over this often, or sooner when it grows long, and copies
+# it into the database in between (tokensvc/wal_checkpoints.py).
 SQLITE_CHECKPOINT_SECONDS = _seconds_between("SQLITE_CHECKPOINT_SECONDS", 1.0, 0, 60)
 
 # ---------------------------------------------------------------- brute-force limits

@@ -1,5 +1,5 @@
-"""SQLite: the write-ahead log is copied into the database and started over once a second,
-by a thread of each process.
+"""SQLite: the write-ahead log is copied into the database and started over by a thread of
+each process.
 
 Under a steady write load some other thread is always reading inside the WAL, so SQLite never
 starts it over by itself: it grew to 90 MB within 8 s of tokens, and once it was past
@@ -7,6 +7,16 @@ starts it over by itself: it grew to 90 MB within 8 s of tokens, and once it was
 just written and syncing both files (half a sync per token). A RESTART checkpoint waits,
 briefly, for readers to leave the WAL; after it, the next writer starts the WAL over. Traced
 over 4 s of tokens: 0.03 syncs per token instead of 0.50 (bench/FINDINGS.md).
+
+A RESTART holds every writer back while it copies and syncs. So the thread copies the WAL
+into the database five times an interval by a PASSIVE checkpoint, which holds no one back,
+and restarts it once an interval, or sooner once it holds RESTART_AFTER_FRAMES: the restart
+then has only the last moment's frames to copy. Sooner, because a token adds about 12 pages
+to the WAL: at 2,000 tokens a second it reached `wal_autocheckpoint` (10,000 pages) within
+half a second, and the commit that got there ran a checkpoint of its own, both syncs included,
+before its answer. Meanwhile this process's own writers wait on `local_writes` (see
+`tokensvc.direct_sql`) rather than in SQLite's busy handler, which sleeps 1, 2, 5, 10, 15,
+20, 25 ms in turn and so overslept a 5 ms checkpoint by up to 20.
 
 SQLITE_CHECKPOINT_SECONDS sets the interval; 0 leaves checkpoints to SQLite alone (e.g. under
 a replication tool that runs its own, such as Litestream).
@@ -26,14 +36,39 @@ log = logging.getLogger(__name__)
 # writers wait behind it meanwhile, so it is short; a checkpoint that gives up is retried at the
 # next interval, and SQLite's own rule (`wal_autocheckpoint`) still applies in between.
 WAIT_SECONDS = 0.05
+# Passes (PASSIVE checkpoints) per interval, and the WAL size that restarts it before the
+# interval is over: well below `wal_autocheckpoint` (10,000 pages, tokensvc/settings.py).
+PASSES_PER_INTERVAL = 5
+RESTART_AFTER_FRAMES = 4_000
+
+# Held by this process's writes on the hot paths (tokensvc.direct_sql) and by a RESTART
+# checkpoint. Reentrant, so that no thread can ever wait on itself.
+local_writes = threading.RLock()
+
+
+def _new_lock_after_fork() -> None:
+    # A child process must not inherit the lock held by a thread that does not exist there.
+    global local_writes
+    local_writes = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 _started: set[tuple[int, str]] = set()  # (process id, path): a forked child starts its own
 _lock = threading.Lock()
 
 
-def checkpoint(connection: sqlite3.Connection) -> tuple[int, int, int]:
-    """One RESTART checkpoint: (1 if it could not finish, frames in the WAL, frames copied)."""
-    return connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+def copy_back(connection: sqlite3.Connection) -> tuple[int, int, int]:
+    """One PASSIVE checkpoint: what it can copy of the WAL, holding no writer or reader back.
+    (1 if it could not finish, frames in the WAL, frames copied)."""
+    return connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+
+
+def restart(connection: sqlite3.Connection) -> tuple[int, int, int]:
+    """One RESTART checkpoint, this process's hot-path writers held back meanwhile: (1 if it
+    could not finish, frames in the WAL, frames copied)."""
+    with local_writes:
+        return connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
 
 
 def _run(path: str, interval: float) -> None:
@@ -43,12 +78,20 @@ def _run(path: str, interval: float) -> None:
         log.warning("WAL checkpoints not run: %s", error)
         return
     failing = False
+    restart_at, retry_at = time.monotonic() + interval, 0.0
     while True:
-        time.sleep(interval)
+        time.sleep(interval / PASSES_PER_INTERVAL)
         if not os.path.exists(path):
             return  # the database was removed (a test's, a benchmark's): nothing left to do
         try:
-            checkpoint(connection)
+            _, frames, _ = copy_back(connection)
+            now = time.monotonic()
+            if now >= restart_at or (frames >= RESTART_AFTER_FRAMES and now >= retry_at):
+                busy, _, _ = restart(connection)
+                restart_at = now + interval
+                # A reader that kept the WAL may still be there: writers are held back for it at
+                # most once an interval.
+                retry_at = restart_at if busy else now
             failing = False
         except sqlite3.Error as error:
             if not failing:  # once per outage, not once a second

@@ -1,6 +1,8 @@
 """Hot-path statements: straight to the driver's cursor unless something watches statements,
 with Django's errors and transaction rules either way."""
 
+import threading
+import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -21,6 +23,7 @@ from hypothesis import strategies as st
 
 from accounts.audit import audit_statement
 from accounts.models import AuditEvent
+from tokensvc import wal_checkpoints
 from tokensvc.direct_sql import datetime_param, execute, fetch_all, fetch_one, transaction_atomic
 
 on_sqlite = pytest.mark.skipif(
@@ -221,6 +224,29 @@ def test_a_failed_commit_leaves_no_transaction_open():
         db.connection = real
     assert real.in_transaction is False
     assert events("lost") == 0
+
+
+@on_sqlite
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_transaction_waits_while_this_processs_checkpoint_restarts_the_wal():
+    held, release = threading.Event(), threading.Event()
+
+    def restart_in_progress() -> None:
+        with wal_checkpoints.local_writes:
+            held.set()
+            release.wait(5)
+
+    checkpoint = threading.Thread(target=restart_in_progress)
+    checkpoint.start()
+    held.wait(5)
+    threading.Timer(0.3, release.set).start()
+    started = time.monotonic()
+    with transaction_atomic():
+        assert release.is_set()  # not begun before the restart was over
+        add_event("after the restart")
+    checkpoint.join()
+    assert time.monotonic() - started >= 0.25
+    assert events("after the restart") == 1
 
 
 aware_datetimes = st.datetimes(

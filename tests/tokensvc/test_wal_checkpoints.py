@@ -1,6 +1,8 @@
 """SQLite's WAL is checkpointed and started over by a thread of each process."""
 
+import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,9 +11,10 @@ import pytest
 
 from tokensvc import wal_checkpoints
 from tokensvc.wal_checkpoints import (
-    checkpoint,
+    copy_back,
     is_file_database,
     on_connection_created,
+    restart,
     start_wal_checkpoints,
 )
 
@@ -39,7 +42,7 @@ def test_after_a_checkpoint_the_next_write_starts_the_wal_over(tmp_path):
     reader = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
     _write(writer, 300)
     reader.execute("SELECT COUNT(*) FROM t").fetchone()  # a reader that has been in the WAL
-    busy, frames, copied = checkpoint(sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None))
+    busy, frames, copied = restart(sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None))
     assert (busy, copied) == (0, frames)
     assert frames >= 300
     _write(writer, 1)
@@ -54,7 +57,7 @@ def test_a_reader_inside_the_wal_makes_it_give_up_quickly_not_wait(tmp_path):
     reader.execute("SELECT COUNT(*) FROM t").fetchone()  # holds its snapshot in the WAL
     _write(writer, 50)
     started = time.perf_counter()
-    busy, _frames, _copied = checkpoint(
+    busy, _frames, _copied = restart(
         sqlite3.connect(tmp_path / "db.sqlite3", timeout=wal_checkpoints.WAIT_SECONDS, isolation_level=None)
     )
     assert busy == 1
@@ -79,6 +82,93 @@ def test_the_thread_keeps_the_wal_short_under_writes(tmp_path):
     assert _wal_frames(writer) < 50
     writer.close()
     Path(path).unlink()  # the thread ends with its database
+
+
+def test_copying_back_holds_no_writer_back(tmp_path):
+    writer = _database(tmp_path / "db.sqlite3")
+    _write(writer, 300)
+    writer.execute("BEGIN IMMEDIATE")  # a writer in the middle of its transaction
+    checkpointer = sqlite3.connect(
+        tmp_path / "db.sqlite3", timeout=wal_checkpoints.WAIT_SECONDS, isolation_level=None
+    )
+    busy, frames, copied = copy_back(checkpointer)
+    assert (busy, copied) == (0, frames)
+    assert frames >= 300
+    assert restart(checkpointer)[0] == 1  # a restart would have to wait for that writer
+    writer.execute("COMMIT")
+
+
+def test_a_restart_waits_for_this_processs_writers_and_holds_them_back(tmp_path):
+    _write(_database(tmp_path / "db.sqlite3"), 10)
+    checkpointer = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None, check_same_thread=False)
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (restart(checkpointer), done.set()))
+    with wal_checkpoints.local_writes:  # a hot-path write in progress
+        thread.start()
+        assert not done.wait(0.3)
+    assert done.wait(5)
+    thread.join()
+
+
+def _watched_thread(monkeypatch, tmp_path, frames: int, busy: int = 0) -> list[float]:
+    """Start the thread on a WAL said to hold `frames` at each pass (one every 10 ms, a restart
+    due every 60 s); the times of the restarts it runs."""
+    restarts = []
+
+    def restart(connection: sqlite3.Connection) -> tuple[int, int, int]:
+        restarts.append(time.monotonic())
+        return busy, 0, 0
+
+    monkeypatch.setattr(wal_checkpoints, "PASSES_PER_INTERVAL", 6000)
+    monkeypatch.setattr(wal_checkpoints, "copy_back", lambda connection: (0, frames, frames))
+    monkeypatch.setattr(wal_checkpoints, "restart", restart)
+    _database(tmp_path / "db.sqlite3").close()
+    assert start_wal_checkpoints(str(tmp_path / "db.sqlite3"), 60) is True
+    return restarts
+
+
+def test_the_thread_restarts_a_wal_past_its_limit_before_the_interval(monkeypatch, tmp_path):
+    restarts = _watched_thread(monkeypatch, tmp_path, frames=wal_checkpoints.RESTART_AFTER_FRAMES)
+    time.sleep(0.5)
+    (tmp_path / "db.sqlite3").unlink()  # the thread ends with its database
+    assert len(restarts) >= 5  # at each pass while the WAL stays that long
+
+
+def test_a_wal_under_its_limit_waits_for_the_interval(monkeypatch, tmp_path):
+    restarts = _watched_thread(monkeypatch, tmp_path, frames=wal_checkpoints.RESTART_AFTER_FRAMES - 1)
+    time.sleep(0.5)
+    (tmp_path / "db.sqlite3").unlink()
+    assert restarts == []
+
+
+def test_a_restart_a_reader_kept_from_finishing_is_not_retried_before_the_interval(monkeypatch, tmp_path):
+    restarts = _watched_thread(monkeypatch, tmp_path, frames=wal_checkpoints.RESTART_AFTER_FRAMES, busy=1)
+    time.sleep(0.5)
+    (tmp_path / "db.sqlite3").unlink()
+    assert len(restarts) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_inherit_the_lock_held_by_another_thread():
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with wal_checkpoints.local_writes:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
+    try:
+        child = os.fork()
+        if child == 0:  # pragma: no cover  (the child's exit status is the assertion)
+            os._exit(0 if wal_checkpoints.local_writes.acquire(timeout=2) else 1)
+        _, status = os.waitpid(child, 0)
+    finally:
+        release.set()
+        holder.join()
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 @pytest.mark.parametrize(
