@@ -123,7 +123,7 @@ def transaction_atomic(db: BaseDatabaseWrapper | None = None) -> Iterator[None]:
     sqlite = db.connection
     # Not while this process's checkpoint thread restarts the WAL: waiting here ends when it
     # does, SQLite's busy handler sleeps in steps of up to 25 ms.
-    with wal_checkpoints.local_writes:
+    with wal_checkpoints.local_writes():
         with db.wrap_database_errors:
             sqlite.execute(f"BEGIN {db.transaction_mode or 'DEFERRED'}")
         try:

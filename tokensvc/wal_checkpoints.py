@@ -9,14 +9,18 @@ briefly, for readers to leave the WAL; after it, the next writer starts the WAL 
 over 4 s of tokens: 0.03 syncs per token instead of 0.50 (bench/FINDINGS.md).
 
 A RESTART holds every writer back while it copies and syncs. So the thread copies the WAL
-into the database five times an interval by a PASSIVE checkpoint, which holds no one back,
-and restarts it once an interval, or sooner once it holds RESTART_AFTER_FRAMES: the restart
-then has only the last moment's frames to copy. Sooner, because a token adds about 12 pages
-to the WAL: at 2,000 tokens a second it reached `wal_autocheckpoint` (10,000 pages) within
-half a second, and the commit that got there ran a checkpoint of its own, both syncs included,
-before its answer. Meanwhile this process's own writers wait on `local_writes` (see
-`tokensvc.direct_sql`) rather than in SQLite's busy handler, which sleeps 1, 2, 5, 10, 15,
-20, 25 ms in turn and so overslept a 5 ms checkpoint by up to 20.
+into the database at every pass (five an interval, at least five a second) by a PASSIVE
+checkpoint, which holds no writer back (it does the copying and the syncs; a checkpoint
+tried meanwhile gives up), and restarts the WAL once an interval, or sooner once it holds
+RESTART_AFTER_FRAMES: the restart then has only the last moment's frames to copy. Sooner,
+because `wal_autocheckpoint` counts every frame in the WAL, copied or not, and a token adds
+about 12 pages: at 2,000 tokens a second the WAL reached that limit (10,000 pages) within
+half a second, and the commit that got there ran a checkpoint of its own, both syncs
+included, before its answer. During a restart this process's transactions on the hot paths
+(`tokensvc.direct_sql.transaction_atomic`: tokens and their audit events) wait on its lock
+(`local_writes()`) rather than in SQLite's busy handler, which sleeps 1, 2, 5, 10, 15, 20,
+25, 25 ... ms in turn: a writer already waiting overslept the end of a checkpoint by 23 ms in
+a trace. Single statements in autocommit (a PATCH, a refusal's audit event) still wait there.
 
 SQLITE_CHECKPOINT_SECONDS sets the interval; 0 leaves checkpoints to SQLite alone (e.g. under
 a replication tool that runs its own, such as Litestream).
@@ -32,24 +36,32 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-# How long a checkpoint waits for the current writer and for readers still in the WAL. New
-# writers wait behind it meanwhile, so it is short; a checkpoint that gives up is retried at the
+# How long a restart waits for the current writer and for readers still in the WAL. New
+# writers wait behind it meanwhile, so it is short; a restart that gives up is retried at the
 # next interval, and SQLite's own rule (`wal_autocheckpoint`) still applies in between.
 WAIT_SECONDS = 0.05
-# Passes (PASSIVE checkpoints) per interval, and the WAL size that restarts it before the
-# interval is over: well below `wal_autocheckpoint` (10,000 pages, tokensvc/settings.py).
+# Passes (PASSIVE checkpoints) per interval, and at most this long between two; the WAL size
+# that restarts it before the interval is over: well below `wal_autocheckpoint` (10,000 pages,
+# tokensvc/settings.py; a test compares them).
 PASSES_PER_INTERVAL = 5
+MAX_PASS_SECONDS = 0.2
 RESTART_AFTER_FRAMES = 4_000
 
-# Held by this process's writes on the hot paths (tokensvc.direct_sql) and by a RESTART
-# checkpoint. Reentrant, so that no thread can ever wait on itself.
-local_writes = threading.RLock()
+# Held by this process's hot-path transactions and by a restart. Reentrant, so that no thread
+# can ever wait on itself.
+_local_writes = threading.RLock()
+
+
+def local_writes() -> threading.RLock:
+    """This process's lock between its hot-path writers and its restarts of the WAL. Looked up
+    at each use: a forked child has a lock of its own."""
+    return _local_writes
 
 
 def _new_lock_after_fork() -> None:
     # A child process must not inherit the lock held by a thread that does not exist there.
-    global local_writes
-    local_writes = threading.RLock()
+    global _local_writes
+    _local_writes = threading.RLock()
 
 
 os.register_at_fork(after_in_child=_new_lock_after_fork)
@@ -66,8 +78,9 @@ def copy_back(connection: sqlite3.Connection) -> tuple[int, int, int]:
 
 def restart(connection: sqlite3.Connection) -> tuple[int, int, int]:
     """One RESTART checkpoint, this process's hot-path writers held back meanwhile: (1 if it
-    could not finish, frames in the WAL, frames copied)."""
-    with local_writes:
+    could not finish, frames in the WAL, frames copied; -1 and -1 when another checkpoint was
+    running)."""
+    with local_writes():
         return connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
 
 
@@ -79,19 +92,22 @@ def _run(path: str, interval: float) -> None:
         return
     failing = False
     restart_at, retry_at = time.monotonic() + interval, 0.0
+    restarted_frames = None  # the WAL's size at the last restart, until a writer starts it over
     while True:
-        time.sleep(interval / PASSES_PER_INTERVAL)
+        time.sleep(min(interval / PASSES_PER_INTERVAL, MAX_PASS_SECONDS))
         if not os.path.exists(path):
             return  # the database was removed (a test's, a benchmark's): nothing left to do
         try:
             _, frames, _ = copy_back(connection)
             now = time.monotonic()
-            if now >= restart_at or (frames >= RESTART_AFTER_FRAMES and now >= retry_at):
-                busy, _, _ = restart(connection)
+            grown = frames >= RESTART_AFTER_FRAMES and frames != restarted_frames
+            if now >= restart_at or (grown and now >= retry_at):
+                busy, log_frames, _ = restart(connection)
                 restart_at = now + interval
-                # A reader that kept the WAL may still be there: writers are held back for it at
-                # most once an interval.
-                retry_at = restart_at if busy else now
+                # A reader that kept the WAL may still be there: writers are held back for it
+                # at most once an interval. (-1: another checkpoint ran; nobody was held back.)
+                retry_at = restart_at if busy and log_frames >= 0 else now
+                restarted_frames = None if busy else log_frames
             failing = False
         except sqlite3.Error as error:
             if not failing:  # once per outage, not once a second
@@ -107,16 +123,17 @@ def is_file_database(settings_dict: dict) -> bool:
     return bool(name) and name != ":memory:" and not name.startswith("file:")
 
 
-def start_wal_checkpoints(path: str, interval: float) -> bool:
+def start_wal_checkpoints(path: str, interval: float) -> threading.Thread | None:
     """Start the checkpointing thread of this process for the database file at `path`, once;
-    it ends when the file is gone. Returns whether this call started it."""
+    it ends when the file is gone. The thread, or None when it was already started."""
     key = (os.getpid(), path)
     with _lock:
         if key in _started:
-            return False
+            return None
         _started.add(key)
-    threading.Thread(target=_run, args=(path, interval), name="wal-checkpoints", daemon=True).start()
-    return True
+    thread = threading.Thread(target=_run, args=(path, interval), name="wal-checkpoints", daemon=True)
+    thread.start()
+    return thread
 
 
 def on_connection_created(sender, connection, **kwargs) -> None:

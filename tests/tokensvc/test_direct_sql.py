@@ -232,7 +232,7 @@ def test_a_transaction_waits_while_this_processs_checkpoint_restarts_the_wal():
     held, release = threading.Event(), threading.Event()
 
     def restart_in_progress() -> None:
-        with wal_checkpoints.local_writes:
+        with wal_checkpoints.local_writes():
             held.set()
             release.wait(5)
 

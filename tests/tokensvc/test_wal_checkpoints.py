@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 
 from tokensvc import wal_checkpoints
 from tokensvc.wal_checkpoints import (
@@ -70,8 +71,8 @@ def test_a_reader_inside_the_wal_makes_it_give_up_quickly_not_wait(tmp_path):
 def test_the_thread_keeps_the_wal_short_under_writes(tmp_path):
     path = str(tmp_path / "db.sqlite3")
     writer = _database(path)
-    assert start_wal_checkpoints(path, 0.05) is True
-    assert start_wal_checkpoints(path, 0.05) is False  # once per process and file
+    assert start_wal_checkpoints(path, 0.05) is not None
+    assert start_wal_checkpoints(path, 0.05) is None  # once per process and file
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         _write(writer, 200)
@@ -98,54 +99,81 @@ def test_copying_back_holds_no_writer_back(tmp_path):
     writer.execute("COMMIT")
 
 
-def test_a_restart_waits_for_this_processs_writers_and_holds_them_back(tmp_path):
+def test_a_restart_waits_for_the_hot_path_writes_of_this_process(tmp_path):
     _write(_database(tmp_path / "db.sqlite3"), 10)
     checkpointer = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None, check_same_thread=False)
     done = threading.Event()
     thread = threading.Thread(target=lambda: (restart(checkpointer), done.set()))
-    with wal_checkpoints.local_writes:  # a hot-path write in progress
+    with wal_checkpoints.local_writes():  # a hot-path write in progress
         thread.start()
         assert not done.wait(0.3)
     assert done.wait(5)
     thread.join()
 
 
-def _watched_thread(monkeypatch, tmp_path, frames: int, busy: int = 0) -> list[float]:
-    """Start the thread on a WAL said to hold `frames` at each pass (one every 10 ms, a restart
-    due every 60 s); the times of the restarts it runs."""
+def _restarts_seen(monkeypatch, tmp_path, reports: list[tuple[int, int, int]]) -> list[float]:
+    """Run the thread for half a second on a WAL whose PASSIVE checkpoints report `frames` at
+    each pass (one every 10 ms; a restart due every 60 s) and whose restarts report `reports`
+    in turn (the last one from then on); the times of the restarts it ran."""
     restarts = []
 
     def restart(connection: sqlite3.Connection) -> tuple[int, int, int]:
         restarts.append(time.monotonic())
-        return busy, 0, 0
+        return reports[min(len(restarts), len(reports)) - 1]
 
-    monkeypatch.setattr(wal_checkpoints, "PASSES_PER_INTERVAL", 6000)
-    monkeypatch.setattr(wal_checkpoints, "copy_back", lambda connection: (0, frames, frames))
+    monkeypatch.setattr(wal_checkpoints, "MAX_PASS_SECONDS", 0.01)
     monkeypatch.setattr(wal_checkpoints, "restart", restart)
-    _database(tmp_path / "db.sqlite3").close()
-    assert start_wal_checkpoints(str(tmp_path / "db.sqlite3"), 60) is True
+    path = tmp_path / "db.sqlite3"
+    _database(path).close()
+    thread = start_wal_checkpoints(str(path), 60)
+    time.sleep(0.5)
+    path.unlink()  # the thread ends with its database
+    thread.join(5)
+    assert not thread.is_alive()
     return restarts
 
 
+def _wal_of(monkeypatch, frames: int) -> None:
+    monkeypatch.setattr(wal_checkpoints, "copy_back", lambda connection: (0, frames, frames))
+
+
 def test_the_thread_restarts_a_wal_past_its_limit_before_the_interval(monkeypatch, tmp_path):
-    restarts = _watched_thread(monkeypatch, tmp_path, frames=wal_checkpoints.RESTART_AFTER_FRAMES)
-    time.sleep(0.5)
-    (tmp_path / "db.sqlite3").unlink()  # the thread ends with its database
-    assert len(restarts) >= 5  # at each pass while the WAL stays that long
+    limit = wal_checkpoints.RESTART_AFTER_FRAMES
+    _wal_of(monkeypatch, limit)
+    # Each restart reports a WAL one frame longer: a writer appended to it since.
+    restarts = _restarts_seen(monkeypatch, tmp_path, [(0, limit + n, limit + n) for n in range(1, 200)])
+    assert len(restarts) >= 5
 
 
 def test_a_wal_under_its_limit_waits_for_the_interval(monkeypatch, tmp_path):
-    restarts = _watched_thread(monkeypatch, tmp_path, frames=wal_checkpoints.RESTART_AFTER_FRAMES - 1)
-    time.sleep(0.5)
-    (tmp_path / "db.sqlite3").unlink()
-    assert restarts == []
+    _wal_of(monkeypatch, wal_checkpoints.RESTART_AFTER_FRAMES - 1)
+    assert _restarts_seen(monkeypatch, tmp_path, [(0, 0, 0)]) == []
+
+
+def test_a_wal_no_writer_has_started_over_since_its_restart_is_not_restarted_again(monkeypatch, tmp_path):
+    frames = wal_checkpoints.RESTART_AFTER_FRAMES + 10
+    _wal_of(monkeypatch, frames)
+    assert len(_restarts_seen(monkeypatch, tmp_path, [(0, frames, 0)])) == 1
 
 
 def test_a_restart_a_reader_kept_from_finishing_is_not_retried_before_the_interval(monkeypatch, tmp_path):
-    restarts = _watched_thread(monkeypatch, tmp_path, frames=wal_checkpoints.RESTART_AFTER_FRAMES, busy=1)
-    time.sleep(0.5)
-    (tmp_path / "db.sqlite3").unlink()
-    assert len(restarts) == 1
+    frames = wal_checkpoints.RESTART_AFTER_FRAMES
+    _wal_of(monkeypatch, frames)
+    assert len(_restarts_seen(monkeypatch, tmp_path, [(1, frames, 10)])) == 1
+
+
+def test_a_restart_another_checkpoint_kept_from_running_is_retried_at_the_next_pass(monkeypatch, tmp_path):
+    _wal_of(monkeypatch, wal_checkpoints.RESTART_AFTER_FRAMES)
+    assert len(_restarts_seen(monkeypatch, tmp_path, [(1, -1, -1)])) >= 5
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only: its wal_autocheckpoint setting")
+@pytest.mark.django_db
+def test_the_wal_is_restarted_well_before_sqlite_would_checkpoint_it_at_a_commit():
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        (autocheckpoint,) = cursor.fetchone()
+    assert 0 < wal_checkpoints.RESTART_AFTER_FRAMES <= autocheckpoint / 2
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -153,7 +181,7 @@ def test_a_forked_child_does_not_inherit_the_lock_held_by_another_thread():
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with wal_checkpoints.local_writes:
+        with wal_checkpoints.local_writes():
             held.set()
             release.wait(10)
 
@@ -163,7 +191,7 @@ def test_a_forked_child_does_not_inherit_the_lock_held_by_another_thread():
     try:
         child = os.fork()
         if child == 0:  # pragma: no cover  (the child's exit status is the assertion)
-            os._exit(0 if wal_checkpoints.local_writes.acquire(timeout=2) else 1)
+            os._exit(0 if wal_checkpoints.local_writes().acquire(timeout=2) else 1)
         _, status = os.waitpid(child, 0)
     finally:
         release.set()
