@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from accounts.audit import audit_statement
 from accounts.models import AuditEvent
+from tests.tokensvc.held_locks import held_by_another_thread
 from tokensvc import wal_checkpoints
 from tokensvc.direct_sql import datetime_param, execute, fetch_all, fetch_one, transaction_atomic
 
@@ -228,23 +229,13 @@ def test_a_failed_commit_leaves_no_transaction_open():
 
 @on_sqlite
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_transaction_waits_while_this_processs_checkpoint_restarts_the_wal():
-    held, release = threading.Event(), threading.Event()
-
-    def restart_in_progress() -> None:
-        with wal_checkpoints.local_writes():
-            held.set()
-            release.wait(5)
-
-    checkpoint = threading.Thread(target=restart_in_progress)
-    checkpoint.start()
-    held.wait(5)
-    threading.Timer(0.3, release.set).start()
-    started = time.monotonic()
-    with transaction_atomic():
-        assert release.is_set()  # not begun before the restart was over
-        add_event("after the restart")
-    checkpoint.join()
+def test_a_transaction_waits_while_the_checkpoint_thread_restarts_the_wal():
+    with held_by_another_thread(wal_checkpoints.local_writes) as restart_over:
+        threading.Timer(0.3, restart_over.set).start()
+        started = time.monotonic()
+        with transaction_atomic():
+            assert restart_over.is_set()  # not begun before
+            add_event("after the restart")
     assert time.monotonic() - started >= 0.25
     assert events("after the restart") == 1
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from django.db import connection
 
+from tests.tokensvc.held_locks import held_by_another_thread
 from tokensvc import wal_checkpoints
 from tokensvc.wal_checkpoints import (
     copy_back,
@@ -178,24 +179,11 @@ def test_the_wal_is_restarted_well_before_sqlite_would_checkpoint_it_at_a_commit
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_does_not_inherit_the_lock_held_by_another_thread():
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with wal_checkpoints.local_writes():
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(5)
-    try:
+    with held_by_another_thread(wal_checkpoints.local_writes):
         child = os.fork()
         if child == 0:  # pragma: no cover  (the child's exit status is the assertion)
             os._exit(0 if wal_checkpoints.local_writes().acquire(timeout=2) else 1)
         _, status = os.waitpid(child, 0)
-    finally:
-        release.set()
-        holder.join()
     assert os.waitstatus_to_exitcode(status) == 0
 
 
