@@ -112,15 +112,16 @@ def test_a_restart_waits_for_the_hot_path_writes_of_this_process(tmp_path):
     thread.join()
 
 
-def _restarts_seen(monkeypatch, tmp_path, reports: list[tuple[int, int, int]]) -> list[float]:
-    """Run the thread for half a second on a WAL whose PASSIVE checkpoints report `frames` at
-    each pass (one every 10 ms; a restart due every 60 s) and whose restarts report `reports`
-    in turn (the last one from then on); the times of the restarts it ran."""
-    restarts = []
+def _restarts_seen(monkeypatch, tmp_path, reports: list[tuple[int, int, int]]) -> int:
+    """Run the thread for half a second (a pass every 10 ms, a restart due every 60 s) on the
+    WAL `_wal_of` describes, its restarts reporting `reports` in turn (the last one from then
+    on); how many restarts it ran."""
+    restarts = 0
 
     def restart(connection: sqlite3.Connection) -> tuple[int, int, int]:
-        restarts.append(time.monotonic())
-        return reports[min(len(restarts), len(reports)) - 1]
+        nonlocal restarts
+        restarts += 1
+        return reports[min(restarts, len(reports)) - 1]
 
     monkeypatch.setattr(wal_checkpoints, "MAX_PASS_SECONDS", 0.01)
     monkeypatch.setattr(wal_checkpoints, "restart", restart)
@@ -135,6 +136,7 @@ def _restarts_seen(monkeypatch, tmp_path, reports: list[tuple[int, int, int]]) -
 
 
 def _wal_of(monkeypatch, frames: int) -> None:
+    """A WAL whose PASSIVE checkpoints report `frames` at every pass, all copied."""
     monkeypatch.setattr(wal_checkpoints, "copy_back", lambda connection: (0, frames, frames))
 
 
@@ -142,30 +144,29 @@ def test_the_thread_restarts_a_wal_past_its_limit_before_the_interval(monkeypatc
     limit = wal_checkpoints.RESTART_AFTER_FRAMES
     _wal_of(monkeypatch, limit)
     # Each restart reports a WAL one frame longer: a writer appended to it since.
-    restarts = _restarts_seen(monkeypatch, tmp_path, [(0, limit + n, limit + n) for n in range(1, 200)])
-    assert len(restarts) >= 5
+    assert _restarts_seen(monkeypatch, tmp_path, [(0, limit + n, limit + n) for n in range(1, 200)]) >= 5
 
 
 def test_a_wal_under_its_limit_waits_for_the_interval(monkeypatch, tmp_path):
     _wal_of(monkeypatch, wal_checkpoints.RESTART_AFTER_FRAMES - 1)
-    assert _restarts_seen(monkeypatch, tmp_path, [(0, 0, 0)]) == []
+    assert _restarts_seen(monkeypatch, tmp_path, [(0, 0, 0)]) == 0
 
 
 def test_a_wal_no_writer_has_started_over_since_its_restart_is_not_restarted_again(monkeypatch, tmp_path):
     frames = wal_checkpoints.RESTART_AFTER_FRAMES + 10
     _wal_of(monkeypatch, frames)
-    assert len(_restarts_seen(monkeypatch, tmp_path, [(0, frames, 0)])) == 1
+    assert _restarts_seen(monkeypatch, tmp_path, [(0, frames, 0)]) == 1
 
 
 def test_a_restart_a_reader_kept_from_finishing_is_not_retried_before_the_interval(monkeypatch, tmp_path):
     frames = wal_checkpoints.RESTART_AFTER_FRAMES
     _wal_of(monkeypatch, frames)
-    assert len(_restarts_seen(monkeypatch, tmp_path, [(1, frames, 10)])) == 1
+    assert _restarts_seen(monkeypatch, tmp_path, [(1, frames, 10)]) == 1
 
 
 def test_a_restart_another_checkpoint_kept_from_running_is_retried_at_the_next_pass(monkeypatch, tmp_path):
     _wal_of(monkeypatch, wal_checkpoints.RESTART_AFTER_FRAMES)
-    assert len(_restarts_seen(monkeypatch, tmp_path, [(1, -1, -1)])) >= 5
+    assert _restarts_seen(monkeypatch, tmp_path, [(1, -1, -1)]) >= 5
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only: its wal_autocheckpoint setting")
